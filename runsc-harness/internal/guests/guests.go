@@ -1,0 +1,295 @@
+// Package guests builds the guest programs of syscalltests/ into static
+// binaries, keyed by the content of their sources so that an unchanged guest
+// is not rebuilt.
+package guests
+
+import (
+	"bytes"
+	"context"
+	"crypto/sha256"
+	"encoding/hex"
+	"errors"
+	"fmt"
+	"io"
+	"io/fs"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"sort"
+	"strings"
+)
+
+// Lang is the language a guest is written in.
+type Lang string
+
+// The languages guests are written in.
+const (
+	Go Lang = "go"
+	C  Lang = "c"
+)
+
+// Guest is one guest program.
+type Guest struct {
+	// Name is what --guest selects and what the binary is called.
+	Name string
+	// Lang selects the toolchain.
+	Lang Lang
+	// Dir is the source directory, relative to the repository root.
+	Dir string
+}
+
+// Known are the guests the harness can build. "tiny" is the harness's own
+// plumbing-test guest.
+var Known = []Guest{
+	{Name: "storm", Lang: Go, Dir: "syscalltests/storm"},
+	{Name: "matrix", Lang: C, Dir: "syscalltests/matrix"},
+	{Name: "tiny", Lang: Go, Dir: "runsc-harness/internal/guests/tiny"},
+}
+
+// ErrUnknown is wrapped by Lookup for a name not in Known.
+var ErrUnknown = errors.New("unknown guest")
+
+// Lookup returns the Known guest called name.
+func Lookup(name string) (Guest, error) {
+	var names []string
+	for _, g := range Known {
+		if g.Name == name {
+			return g, nil
+		}
+		names = append(names, g.Name)
+	}
+	return Guest{}, fmt.Errorf("%w %q (known: %s)", ErrUnknown, name, strings.Join(names, ", "))
+}
+
+// ModulePath is the module whose root RepoRoot looks for.
+const ModulePath = "github.com/restartsys/restartsys"
+
+// RepoRoot walks up from dir to the directory whose go.mod declares
+// ModulePath.
+func RepoRoot(dir string) (string, error) {
+	dir, err := filepath.Abs(dir)
+	if err != nil {
+		return "", err
+	}
+	for {
+		b, err := os.ReadFile(filepath.Join(dir, "go.mod"))
+		if err == nil && bytes.Contains(b, []byte("module "+ModulePath+"\n")) {
+			return dir, nil
+		}
+		parent := filepath.Dir(dir)
+		if parent == dir {
+			return "", fmt.Errorf("no go.mod of %s above the current directory", ModulePath)
+		}
+		dir = parent
+	}
+}
+
+// Builder builds guests of one repository into one output directory.
+type Builder struct {
+	// RepoRoot is the repository root (holding go.mod).
+	RepoRoot string
+	// OutDir receives the binaries, named NAME-KEY where KEY is a digest of
+	// the inputs.
+	OutDir string
+	// Log, if set, receives one line per guest saying built or reused.
+	Log io.Writer
+}
+
+// Build returns the path of g's binary, building it unless a binary with the
+// same content key already exists.
+func (b *Builder) Build(ctx context.Context, g Guest) (string, error) {
+	src := filepath.Join(b.RepoRoot, g.Dir)
+	if fi, err := os.Stat(src); err != nil || !fi.IsDir() {
+		return "", fmt.Errorf("guest %s: no source directory %s", g.Name, src)
+	}
+	key, err := b.Key(ctx, g)
+	if err != nil {
+		return "", fmt.Errorf("guest %s: %w", g.Name, err)
+	}
+	out := filepath.Join(b.OutDir, g.Name+"-"+key)
+	if fi, err := os.Stat(out); err == nil && fi.Mode().IsRegular() {
+		b.logf("guest %s: up to date (%s)", g.Name, out)
+		return out, nil
+	}
+	if err := os.MkdirAll(b.OutDir, 0o755); err != nil {
+		return "", err
+	}
+	tmp := out + ".tmp"
+	switch g.Lang {
+	case Go:
+		err = b.buildGo(ctx, g, tmp)
+	case C:
+		err = b.buildC(ctx, g, tmp)
+	default:
+		err = fmt.Errorf("unknown language %q", g.Lang)
+	}
+	if err != nil {
+		os.Remove(tmp)
+		return "", fmt.Errorf("guest %s: %w", g.Name, err)
+	}
+	if err := os.Rename(tmp, out); err != nil {
+		return "", err
+	}
+	b.logf("guest %s: built %s", g.Name, out)
+	return out, nil
+}
+
+func (b *Builder) logf(format string, args ...any) {
+	if b.Log != nil {
+		fmt.Fprintf(b.Log, format+"\n", args...)
+	}
+}
+
+// cFlags are the flags of every C guest build.
+var cFlags = []string{"-static", "-O2", "-pthread"}
+
+// Key is the content key of g: a digest of the toolchain version, the build
+// flags and every source file the guest can depend on inside the
+// repository (for Go guests, go.mod, go.sum and all Go files of the guest
+// and of syscalltests/, whose packages guests import).
+func (b *Builder) Key(ctx context.Context, g Guest) (string, error) {
+	h := sha256.New()
+	fmt.Fprintf(h, "lang=%s\n", g.Lang)
+	var dirs []string
+	var match func(string) bool
+	switch g.Lang {
+	case Go:
+		v, err := exec.CommandContext(ctx, "go", "env", "GOVERSION").Output()
+		if err != nil {
+			return "", fmt.Errorf("go toolchain: %w", err)
+		}
+		fmt.Fprintf(h, "go=%s", v)
+		for _, f := range []string{"go.mod", "go.sum"} {
+			if err := hashFile(h, b.RepoRoot, f); err != nil && !errors.Is(err, fs.ErrNotExist) {
+				return "", err
+			}
+		}
+		dirs = []string{g.Dir, "syscalltests"}
+		match = func(p string) bool { return strings.HasSuffix(p, ".go") }
+	case C:
+		cc, err := lookCC()
+		if err != nil {
+			return "", err
+		}
+		v, err := exec.CommandContext(ctx, cc, "--version").Output()
+		if err != nil {
+			return "", fmt.Errorf("%s --version: %w", cc, err)
+		}
+		fmt.Fprintf(h, "cc=%s\nflags=%q\n", v, cFlags)
+		dirs = []string{g.Dir}
+		match = func(p string) bool {
+			return strings.HasSuffix(p, ".c") || strings.HasSuffix(p, ".h")
+		}
+	}
+	var files []string
+	seen := map[string]bool{}
+	for _, d := range dirs {
+		err := filepath.WalkDir(filepath.Join(b.RepoRoot, d), func(p string, e fs.DirEntry, err error) error {
+			if err != nil {
+				return err
+			}
+			rel, _ := filepath.Rel(b.RepoRoot, p)
+			if !e.IsDir() && match(p) && !seen[rel] {
+				seen[rel] = true
+				files = append(files, rel)
+			}
+			return nil
+		})
+		if err != nil && !errors.Is(err, fs.ErrNotExist) {
+			return "", err
+		}
+	}
+	sort.Strings(files)
+	for _, f := range files {
+		if err := hashFile(h, b.RepoRoot, f); err != nil {
+			return "", err
+		}
+	}
+	return hex.EncodeToString(h.Sum(nil))[:16], nil
+}
+
+func hashFile(h io.Writer, root, rel string) error {
+	data, err := os.ReadFile(filepath.Join(root, rel))
+	if err != nil {
+		return err
+	}
+	fmt.Fprintf(h, "file %s %d\n", rel, len(data))
+	h.Write(data)
+	return nil
+}
+
+func (b *Builder) buildGo(ctx context.Context, g Guest, out string) error {
+	cmd := exec.CommandContext(ctx, "go", "build", "-trimpath", "-o", out, "./"+filepath.ToSlash(g.Dir))
+	cmd.Dir = b.RepoRoot
+	cmd.Env = append(os.Environ(), "CGO_ENABLED=0")
+	if msg, err := cmd.CombinedOutput(); err != nil {
+		return fmt.Errorf("go build: %w\n%s", err, msg)
+	}
+	return nil
+}
+
+// ErrNoCC is wrapped when no C compiler is found.
+var ErrNoCC = errors.New("no C compiler: install one (Debian: apt-get install gcc libc6-dev)")
+
+// ErrNoStaticLibc is wrapped when cc cannot link a static program.
+var ErrNoStaticLibc = errors.New("cc cannot link static programs: the static C library is missing (Debian: apt-get install libc6-dev)")
+
+func lookCC() (string, error) {
+	cc := os.Getenv("CC")
+	if cc == "" {
+		cc = "cc"
+	}
+	p, err := exec.LookPath(cc)
+	if err != nil {
+		return "", fmt.Errorf("%w (%s not in PATH)", ErrNoCC, cc)
+	}
+	return p, nil
+}
+
+func (b *Builder) buildC(ctx context.Context, g Guest, out string) error {
+	cc, err := lookCC()
+	if err != nil {
+		return err
+	}
+	src := filepath.Join(b.RepoRoot, g.Dir)
+	srcs, err := filepath.Glob(filepath.Join(src, "*.c"))
+	if err != nil {
+		return err
+	}
+	if len(srcs) == 0 {
+		return fmt.Errorf("no .c files in %s", src)
+	}
+	args := append(append([]string{}, cFlags...), "-I", src, "-o", out)
+	args = append(args, srcs...)
+	cmd := exec.CommandContext(ctx, cc, args...)
+	if msg, err := cmd.CombinedOutput(); err != nil {
+		if perr := ProbeStatic(ctx); perr != nil {
+			return perr
+		}
+		return fmt.Errorf("%s %s: %w\n%s", cc, strings.Join(args, " "), err, msg)
+	}
+	return nil
+}
+
+// ProbeStatic checks that cc exists and can link a static, threaded
+// program; its error wraps ErrNoCC or ErrNoStaticLibc.
+func ProbeStatic(ctx context.Context) error {
+	cc, err := lookCC()
+	if err != nil {
+		return err
+	}
+	dir, err := os.MkdirTemp("", "guests-probe-")
+	if err != nil {
+		return err
+	}
+	defer os.RemoveAll(dir)
+	c := filepath.Join(dir, "probe.c")
+	if err := os.WriteFile(c, []byte("#include <pthread.h>\nint main(void){return 0;}\n"), 0o644); err != nil {
+		return err
+	}
+	cmd := exec.CommandContext(ctx, cc, append(append([]string{}, cFlags...), "-o", filepath.Join(dir, "probe"), c)...)
+	if msg, err := cmd.CombinedOutput(); err != nil {
+		return fmt.Errorf("%w: %s", ErrNoStaticLibc, bytes.TrimSpace(msg))
+	}
+	return nil
+}
