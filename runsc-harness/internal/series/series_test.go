@@ -67,8 +67,12 @@ func TestLoadRejects(t *testing.T) {
 		{name: "not a patch", files: func(f fstest.MapFS) { f["core/0001.patch"] = &fstest.MapFile{Data: []byte("hello\n")} }, wantErr: "is not a git patch"},
 		{name: "unknown set", edit: func(s string) string { return strings.Replace(s, `"set": "core"`, `"set": "extra"`, 1) }, wantErr: `unknown set "extra"`},
 		{name: "bad version", edit: func(s string) string { return strings.Replace(s, v1, "2024-01-01", 1) }, wantErr: `"2024-01-01" is not a module version`},
-		{name: "fixed inside range", edit: func(s string) string { return strings.Replace(s, `"fixed_upstream_in": "`+v3, `"fixed_upstream_in": "`+v2, 1) }, wantErr: "lies inside the affected range"},
-		{name: "no detect", edit: func(s string) string { return strings.Replace(s, `"affected_if_contains": "return \"bug\""`, `"affected_if_contains": ""`, 1) }, wantErr: "detect.file and detect.affected_if_contains are required"},
+		{name: "fixed inside range", edit: func(s string) string {
+			return strings.Replace(s, `"fixed_upstream_in": "`+v3, `"fixed_upstream_in": "`+v2, 1)
+		}, wantErr: "lies inside the affected range"},
+		{name: "no detect", edit: func(s string) string {
+			return strings.Replace(s, `"affected_if_contains": "return \"bug\""`, `"affected_if_contains": ""`, 1)
+		}, wantErr: "detect.file and detect.affected_if_contains are required"},
 		{name: "escaping path", edit: func(s string) string { return strings.Replace(s, `"core/0001.patch"`, `"../0001.patch"`, 1) }, wantErr: "bad file path"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
