@@ -1,0 +1,133 @@
+package main
+
+import (
+	"errors"
+	"fmt"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"golang.org/x/sys/unix"
+
+	"github.com/restartsys/restartsys/syscalltests/internal/blocked"
+)
+
+// gate tells the storm whether the tested thread is inside the blocking
+// call: an odd sequence number means "inside". Each entry gets its own
+// number, so the storm can tell whether the call it saw asleep is still the
+// same call after it sent a signal.
+type gate struct{ seq atomic.Uint64 }
+
+// enter is called by the tested thread right before the blocking call.
+func (g *gate) enter() { g.seq.Add(1) }
+
+// leave is called by the tested thread right after the call returned.
+func (g *gate) leave() { g.seq.Add(1) }
+
+// inside reports the current sequence number and whether it means "inside".
+func (g *gate) inside() (uint64, bool) {
+	s := g.seq.Load()
+	return s, s%2 == 1
+}
+
+// run is the shared state of one case: counters, stop conditions and the
+// first EINTR.
+type run struct {
+	cfg   *config
+	start time.Time
+	gate  gate
+	stop  atomic.Bool
+
+	rounds      atomic.Int64
+	eintr       atomic.Int64
+	peerEINTR   atomic.Int64
+	wrongBytes  atomic.Int64
+	signals     atomic.Int64
+	interrupted atomic.Int64
+
+	mu            sync.Mutex
+	firstEINTR    string
+	firstEINTRAt  time.Duration
+	sawFirstEINTR bool
+}
+
+func newRun(cfg *config) *run { return &run{cfg: cfg, start: time.Now()} }
+
+// more reports whether the tested thread should start another round.
+func (r *run) more() bool {
+	if r.stop.Load() {
+		return false
+	}
+	if r.cfg.rounds > 0 && r.rounds.Load() >= r.cfg.rounds {
+		return false
+	}
+	if r.cfg.stopOnEINTR && r.eintr.Load() > 0 {
+		return false
+	}
+	return time.Since(r.start) < r.cfg.duration
+}
+
+// sawEINTR records one EINTR returned by call in round round. peer is true
+// when the EINTR was seen by the side that the storm does not target.
+func (r *run) sawEINTR(call string, round int64, peer bool) {
+	if peer {
+		r.peerEINTR.Add(1)
+	}
+	n := r.eintr.Add(1)
+	if n != 1 {
+		return
+	}
+	at := time.Since(r.start)
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	r.sawFirstEINTR = true
+	r.firstEINTRAt = at
+	r.firstEINTR = fmt.Sprintf("first EINTR: %s = -1 EINTR in round %d, %s after the case started, after %d signals (%d seen interrupting)",
+		call, round, at.Round(time.Microsecond), r.signals.Load(), r.interrupted.Load())
+}
+
+// storm sends SIGURG to thread tid of this process whenever the thread is
+// inside the gated call and asleep, at most once per interval, until stop
+// is closed. It returns the first error that makes it give up.
+func (r *run) storm(tid int, stop <-chan struct{}) error {
+	pid := unix.Getpid()
+	for {
+		select {
+		case <-stop:
+			return nil
+		default:
+		}
+		s1, in := r.gate.inside()
+		if !in {
+			time.Sleep(20 * time.Microsecond)
+			continue
+		}
+		st, err := blocked.State(tid)
+		if err != nil {
+			return fmt.Errorf("reading the state of thread %d: %w", tid, err)
+		}
+		if st != 'S' && st != 'D' {
+			time.Sleep(20 * time.Microsecond)
+			continue
+		}
+		if s2, _ := r.gate.inside(); s2 != s1 {
+			continue
+		}
+		if err := unix.Tgkill(pid, tid, unix.SIGURG); err != nil {
+			if errors.Is(err, unix.ESRCH) {
+				// The tested thread is gone: its case ended.
+				return nil
+			}
+			return fmt.Errorf("tgkill(%d, %d, SIGURG): %w", pid, tid, err)
+		}
+		r.signals.Add(1)
+		// The signal was queued while the same call was still in progress:
+		// it interrupts that call.
+		if s3, _ := r.gate.inside(); s3 == s1 {
+			r.interrupted.Add(1)
+		}
+		if r.cfg.interval > 0 {
+			time.Sleep(r.cfg.interval)
+		}
+	}
+}
