@@ -37,9 +37,11 @@
 // package is linuxerr) `linuxerr.Equals(V, x)`, where V is the original
 // linuxerr value, or linuxerr.EINTR when the original was unix.EINTR or
 // syscall.EINTR (Equals also matches the host unix.Errno form). Elsewhere
-// `errors.Is(x, V)`. For plain == and != binary expressions a SuggestedFix
-// is attached (`!=` becomes a negated call); the fix adds an "errors" import
-// when the file has none and the name is free. switch cases get no fix.
+// `errors.Is(x, V)`. For plain == and != binary expressions whose other
+// operand is assignable to error a SuggestedFix is attached (`!=` becomes a
+// negated call); the fix adds an "errors" import when the file has none and
+// the name is free at file scope and at the comparison, and is omitted when
+// the needed name is shadowed. switch cases get no fix.
 package intrcompare
 
 import (
@@ -223,7 +225,9 @@ func equalsCall(pass *analysis.Pass, q string, val ast.Expr, other string) strin
 }
 
 func suggest(pass *analysis.Pass, file *ast.File, be *ast.BinaryExpr, val, other ast.Expr) (analysis.SuggestedFix, bool) {
-	if file == nil {
+	// Both replacements take an error: no fix for other interface types.
+	errType := types.Universe.Lookup("error").Type()
+	if file == nil || !types.AssignableTo(pass.TypesInfo.TypeOf(other), errType) {
 		return analysis.SuggestedFix{}, false
 	}
 	neg := ""
