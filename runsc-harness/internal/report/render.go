@@ -1,0 +1,181 @@
+package report
+
+import (
+	"encoding/xml"
+	"fmt"
+	"io"
+	"strings"
+)
+
+type junitSuites struct {
+	XMLName  xml.Name     `xml:"testsuites"`
+	Name     string       `xml:"name,attr"`
+	Tests    int          `xml:"tests,attr"`
+	Failures int          `xml:"failures,attr"`
+	Errors   int          `xml:"errors,attr"`
+	Skipped  int          `xml:"skipped,attr"`
+	Suites   []junitSuite `xml:"testsuite"`
+}
+
+type junitSuite struct {
+	Name       string          `xml:"name,attr"`
+	Tests      int             `xml:"tests,attr"`
+	Failures   int             `xml:"failures,attr"`
+	Errors     int             `xml:"errors,attr"`
+	Skipped    int             `xml:"skipped,attr"`
+	Properties []junitProperty `xml:"properties>property,omitempty"`
+	Cases      []junitCase     `xml:"testcase"`
+}
+
+type junitProperty struct {
+	Name  string `xml:"name,attr"`
+	Value string `xml:"value,attr"`
+}
+
+type junitCase struct {
+	Classname string    `xml:"classname,attr"`
+	Name      string    `xml:"name,attr"`
+	Failure   *junitMsg `xml:"failure,omitempty"`
+	Error     *junitMsg `xml:"error,omitempty"`
+	Skipped   *junitMsg `xml:"skipped,omitempty"`
+}
+
+type junitMsg struct {
+	Message string `xml:"message,attr"`
+	Type    string `xml:"type,attr,omitempty"`
+	Text    string `xml:",chardata"`
+}
+
+// WriteJUnit writes d as JUnit XML: one testsuite per runsc variant, one
+// testcase per cell (classname is the guest). A divergence is a failure,
+// an expected divergence is skipped with its reason, a cell that could not
+// be judged (failed run) is an error.
+func WriteJUnit(w io.Writer, d *Document) error {
+	all := junitSuites{Name: "runsc-harness"}
+	for _, v := range d.Variants {
+		s := junitSuite{Name: v.Name, Properties: []junitProperty{
+			{"kind", string(v.Kind)}, {"runsc", v.Runsc}, {"platform", v.Platform},
+			{"network", v.Network}, {"directfs", v.DirectFS},
+		}}
+		for _, c := range d.Cells {
+			for _, o := range c.Outcomes {
+				if o.Variant != v.Name {
+					continue
+				}
+				tc := junitCase{Classname: c.Guest, Name: c.Shape + " [" + c.Disposition + "]"}
+				msg := fmt.Sprintf("native %s, runsc %s", Format(c.Native, o.Reasons), Format(o.Runsc, o.Reasons))
+				switch {
+				case o.Error != "":
+					tc.Error = &junitMsg{Message: o.Error, Type: "run-failed"}
+					s.Errors++
+				case o.Diverges && o.Expected != "":
+					tc.Skipped = &junitMsg{Message: "expected divergence (" + o.Expected + "): " + msg}
+					s.Skipped++
+				case o.Diverges:
+					tc.Failure = &junitMsg{Message: msg, Type: "divergence", Text: strings.Join(o.Reasons, "\n") +
+						"\nnative counters: " + sortedCounters(c.Native) + "\nrunsc counters: " + sortedCounters(o.Runsc)}
+					s.Failures++
+				}
+				s.Cases = append(s.Cases, tc)
+			}
+		}
+		// A failed run with no cell at all still shows up.
+		for _, sum := range d.Summaries {
+			if sum.Variant == v.Name && sum.Failure != "" && sum.Cells == 0 {
+				s.Cases = append(s.Cases, junitCase{Classname: sum.Guest, Name: "run",
+					Error: &junitMsg{Message: sum.Failure, Type: "run-failed"}})
+				s.Errors++
+			}
+		}
+		s.Tests = len(s.Cases)
+		all.Tests += s.Tests
+		all.Failures += s.Failures
+		all.Errors += s.Errors
+		all.Skipped += s.Skipped
+		all.Suites = append(all.Suites, s)
+	}
+	if _, err := io.WriteString(w, xml.Header); err != nil {
+		return err
+	}
+	enc := xml.NewEncoder(w)
+	enc.Indent("", "  ")
+	if err := enc.Encode(all); err != nil {
+		return err
+	}
+	_, err := io.WriteString(w, "\n")
+	return err
+}
+
+// SummaryLine is the one-line summary of a guest under a variant.
+func (s Summary) SummaryLine() string {
+	return fmt.Sprintf("%d shapes × %d dispositions, %d divergences", s.Shapes, s.Dispositions, s.Divergences)
+}
+
+// mdCell escapes text for a Markdown table cell.
+func mdCell(s string) string {
+	s = strings.ReplaceAll(s, "|", `\|`)
+	return strings.ReplaceAll(s, "\n", " ")
+}
+
+// WriteMarkdown writes an overview of every variant and, per variant, a
+// table of only the cells that differ from native.
+func WriteMarkdown(w io.Writer, d *Document) error {
+	var b strings.Builder
+	b.WriteString("# runsc vs native Linux\n\n")
+	b.WriteString("| variant | kind | guest | summary | not expected | status |\n")
+	b.WriteString("|---|---|---|---|---|---|\n")
+	for _, s := range d.Summaries {
+		status := "ok"
+		switch {
+		case s.Failure != "":
+			status = "RUN FAILED"
+		case s.Unexpected > 0 && s.Kind == Patched:
+			status = "FAIL"
+		case s.Unexpected > 0:
+			status = "diverges"
+		}
+		fmt.Fprintf(&b, "| %s | %s | %s | %s | %d | %s |\n", mdCell(s.Variant), s.Kind, mdCell(s.Guest), s.SummaryLine(), s.Unexpected, status)
+	}
+	for _, v := range d.Variants {
+		for _, s := range d.Summaries {
+			if s.Variant != v.Name {
+				continue
+			}
+			fmt.Fprintf(&b, "\n## %s — %s\n\n", v.Name, s.Guest)
+			fmt.Fprintf(&b, "runsc %s (%s), platform %s, network %s, directfs %s\n\n", v.Runsc, v.Kind, v.Platform, v.Network, v.DirectFS)
+			fmt.Fprintf(&b, "`%s`", s.SummaryLine())
+			if s.Divergences > 0 {
+				fmt.Fprintf(&b, " (%d not marked expected)", s.Unexpected)
+			}
+			b.WriteString("\n\n")
+			if s.Failure != "" {
+				fmt.Fprintf(&b, "**Not judged:** %s\n", strings.TrimSpace(s.Failure))
+				continue
+			}
+			if s.Divergences == 0 {
+				b.WriteString("No cell differs from native.\n")
+				continue
+			}
+			b.WriteString("| shape | disposition | native | runsc | expected |\n")
+			b.WriteString("|---|---|---|---|---|\n")
+			for _, dv := range d.Divergences {
+				if dv.Variant != v.Name || dv.Guest != s.Guest {
+					continue
+				}
+				exp := "**no**"
+				if dv.Expected != "" {
+					exp = "yes: " + dv.Expected
+				}
+				fmt.Fprintf(&b, "| %s | %s | %s | %s | %s |\n", mdCell(dv.Shape), mdCell(dv.Disposition), mdCell(dv.Native), mdCell(dv.Runsc), mdCell(exp))
+			}
+		}
+	}
+	if p := d.Problems(); len(p) > 0 {
+		b.WriteString("\n## Problems\n\n")
+		for _, x := range p {
+			fmt.Fprintf(&b, "- %s\n", mdCell(x))
+		}
+	}
+	_, err := io.WriteString(w, b.String())
+	return err
+}

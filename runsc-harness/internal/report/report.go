@@ -1,0 +1,464 @@
+// Package report compares the guestio.Report of a guest run natively with
+// the Reports of the same guest under runsc variants, and renders the
+// result as JSON (every cell), JUnit XML (for CI) and Markdown (only what
+// differs).
+//
+// A cell diverges when its Observed outcome differs from native, when a
+// counter rule fails ("eintr" and "wrong_bytes" must be 0 under runsc
+// whenever they were 0 natively), or when the cell is missing on one side.
+package report
+
+import (
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"sort"
+	"strings"
+
+	"github.com/google/go-cmp/cmp"
+	"github.com/restartsys/restartsys/syscalltests/guestio"
+)
+
+// Kind says whether a runsc is stock or carries the project's patches.
+type Kind string
+
+// The kinds of runsc.
+const (
+	Stock   Kind = "stock"
+	Patched Kind = "patched"
+)
+
+// NativeVariant is the Variant name of native runs.
+const NativeVariant = "native"
+
+// Schema is the version of the JSON document.
+const Schema = 1
+
+// Variant is one runsc configuration.
+type Variant struct {
+	// Name identifies the variant in every output, e.g.
+	// "patched/systrap/none".
+	Name string `json:"name"`
+	// Kind is stock or patched.
+	Kind Kind `json:"kind"`
+	// Runsc is the path of the runsc binary.
+	Runsc string `json:"runsc"`
+	// Platform, Network and DirectFS are the runsc settings.
+	Platform string `json:"platform"`
+	Network  string `json:"network"`
+	DirectFS string `json:"directfs"`
+}
+
+// Run is one run of one guest, native or under one variant.
+type Run struct {
+	// Guest is the guest program's name.
+	Guest string `json:"guest"`
+	// Args are the guest's arguments.
+	Args []string `json:"args,omitempty"`
+	// Variant is a Variant.Name, or NativeVariant.
+	Variant string `json:"variant"`
+	// Report is what the guest printed; nil when the run failed.
+	Report *guestio.Report `json:"report,omitempty"`
+	// Failure says why there is no report ("" when there is one).
+	Failure string `json:"failure,omitempty"`
+	// ExitCode is the guest's (or runsc's) exit status, -1 if killed.
+	ExitCode int `json:"exit_code"`
+	// LogDir holds the run's output and runsc logs.
+	LogDir string `json:"log_dir,omitempty"`
+	// DurationMS is the wall time of the run.
+	DurationMS int64 `json:"duration_ms"`
+}
+
+// Expected marks a divergence as known: fixed by a later patch, or a
+// documented difference. Shape and Disposition may be "*".
+type Expected struct {
+	// Guest limits the entry to one guest program; empty matches any.
+	Guest       string `json:"guest,omitempty"`
+	Shape       string `json:"shape"`
+	Disposition string `json:"disposition"`
+	// Kind is the kind of runsc the divergence is expected of.
+	Kind Kind `json:"kind"`
+	// Reason is shown next to the divergence.
+	Reason string `json:"reason"`
+}
+
+// LoadExpected reads a JSON list of Expected entries.
+func LoadExpected(path string) ([]Expected, error) {
+	f, err := os.Open(path)
+	if err != nil {
+		return nil, err
+	}
+	defer f.Close()
+	dec := json.NewDecoder(f)
+	dec.DisallowUnknownFields()
+	var list []Expected
+	if err := dec.Decode(&list); err != nil {
+		return nil, fmt.Errorf("%s: %w", path, err)
+	}
+	for i, e := range list {
+		if e.Shape == "" || e.Disposition == "" || e.Reason == "" {
+			return nil, fmt.Errorf("%s: entry %d: shape, disposition and reason are required", path, i)
+		}
+		if e.Kind != Stock && e.Kind != Patched {
+			return nil, fmt.Errorf("%s: entry %d: kind %q is neither %q nor %q", path, i, e.Kind, Stock, Patched)
+		}
+	}
+	return list, nil
+}
+
+func (e Expected) matches(guest, shape, disp string, kind Kind) bool {
+	return (e.Guest == "" || e.Guest == guest) &&
+		(e.Shape == "*" || e.Shape == shape) &&
+		(e.Disposition == "*" || e.Disposition == disp) &&
+		e.Kind == kind
+}
+
+// Side is one side of a cell: what a guest observed.
+type Side struct {
+	Observed guestio.Observed `json:"observed"`
+	Counters map[string]int64 `json:"counters,omitempty"`
+	Note     string           `json:"note,omitempty"`
+}
+
+// Outcome is a cell's result under one variant.
+type Outcome struct {
+	// Variant is the Variant.Name.
+	Variant string `json:"variant"`
+	// Runsc is what the guest observed under runsc; nil when the cell is
+	// missing from its report or the run failed.
+	Runsc *Side `json:"runsc,omitempty"`
+	// Error is set when the cell could not be judged (a failed run).
+	Error string `json:"error,omitempty"`
+	// Diverges is set when the cell differs from native.
+	Diverges bool `json:"diverges"`
+	// Reasons say how it differs.
+	Reasons []string `json:"reasons,omitempty"`
+	// Expected is the reason of the Expected entry that covers the
+	// divergence, if any.
+	Expected string `json:"expected,omitempty"`
+}
+
+// Cell is one shape under one disposition of one guest, across variants.
+type Cell struct {
+	Guest       string `json:"guest"`
+	Shape       string `json:"shape"`
+	Disposition string `json:"disposition"`
+	// Native is the native side; nil if the cell is missing there.
+	Native   *Side     `json:"native,omitempty"`
+	Outcomes []Outcome `json:"outcomes"`
+}
+
+// Divergence is a cell that differs from native under one variant.
+type Divergence struct {
+	Guest       string   `json:"guest"`
+	Shape       string   `json:"shape"`
+	Disposition string   `json:"disposition"`
+	Variant     string   `json:"variant"`
+	Kind        Kind     `json:"kind"`
+	Native      string   `json:"native"`
+	Runsc       string   `json:"runsc"`
+	Reasons     []string `json:"reasons"`
+	// Expected is the reason it is expected, or "" if it is not.
+	Expected string `json:"expected,omitempty"`
+}
+
+// Summary counts one guest under one variant.
+type Summary struct {
+	Guest        string `json:"guest"`
+	Variant      string `json:"variant"`
+	Kind         Kind   `json:"kind"`
+	Shapes       int    `json:"shapes"`
+	Dispositions int    `json:"dispositions"`
+	Cells        int    `json:"cells"`
+	Divergences  int    `json:"divergences"`
+	Unexpected   int    `json:"unexpected"`
+	// Failure is set when the run (or the native run) failed.
+	Failure string `json:"failure,omitempty"`
+}
+
+// Document is the whole comparison. Variants, Runs and Expected are its
+// inputs (enough to recompute it); the rest is derived by Compare.
+type Document struct {
+	Schema      int          `json:"schema"`
+	Variants    []Variant    `json:"variants"`
+	Runs        []Run        `json:"runs"`
+	Expected    []Expected   `json:"expected,omitempty"`
+	Summaries   []Summary    `json:"summaries"`
+	Cells       []Cell       `json:"cells"`
+	Divergences []Divergence `json:"divergences"`
+}
+
+type cellKey struct{ guest, shape, disp string }
+
+// Compare judges every runsc run against the native run of the same guest.
+func Compare(variants []Variant, runs []Run, expected []Expected) (*Document, error) {
+	d := &Document{Schema: Schema, Variants: variants, Runs: runs, Expected: expected,
+		Summaries: []Summary{}, Cells: []Cell{}, Divergences: []Divergence{}}
+	byName := map[string]Variant{}
+	for _, v := range variants {
+		if v.Name == NativeVariant || v.Name == "" {
+			return nil, fmt.Errorf("report: bad variant name %q", v.Name)
+		}
+		if _, dup := byName[v.Name]; dup {
+			return nil, fmt.Errorf("report: duplicate variant %q", v.Name)
+		}
+		byName[v.Name] = v
+	}
+	// Guests in order of first appearance; one run per guest and variant.
+	var guests []string
+	runOf := map[[2]string]*Run{}
+	for i := range runs {
+		r := &runs[i]
+		if _, ok := byName[r.Variant]; !ok && r.Variant != NativeVariant {
+			return nil, fmt.Errorf("report: run of %s under unknown variant %q", r.Guest, r.Variant)
+		}
+		k := [2]string{r.Guest, r.Variant}
+		if runOf[k] != nil {
+			return nil, fmt.Errorf("report: two runs of %s under %s", r.Guest, r.Variant)
+		}
+		if !hasGuest(guests, r.Guest) {
+			guests = append(guests, r.Guest)
+		}
+		runOf[k] = r
+	}
+	for _, g := range guests {
+		native := runOf[[2]string{g, NativeVariant}]
+		nativeFail := ""
+		switch {
+		case native == nil:
+			nativeFail = "no native run"
+		case native.Report == nil:
+			nativeFail = "native run failed: " + native.Failure
+		}
+		// Cells of this guest: native order, then cells only runsc saw.
+		var keys []cellKey
+		cells := map[cellKey]*Cell{}
+		add := func(c guestio.Case) *Cell {
+			k := cellKey{g, c.Shape, c.Disposition}
+			if cells[k] == nil {
+				keys = append(keys, k)
+				cells[k] = &Cell{Guest: g, Shape: c.Shape, Disposition: c.Disposition}
+			}
+			return cells[k]
+		}
+		if nativeFail == "" {
+			for _, c := range native.Report.Cases {
+				add(c).Native = side(c)
+			}
+		}
+		sides := map[string]map[cellKey]*Side{}
+		for _, v := range variants {
+			r := runOf[[2]string{g, v.Name}]
+			if r == nil || r.Report == nil {
+				continue
+			}
+			m := map[cellKey]*Side{}
+			for _, c := range r.Report.Cases {
+				add(c)
+				m[cellKey{g, c.Shape, c.Disposition}] = side(c)
+			}
+			sides[v.Name] = m
+		}
+		for _, v := range variants {
+			r := runOf[[2]string{g, v.Name}]
+			if r == nil {
+				continue
+			}
+			sum := Summary{Guest: g, Variant: v.Name, Kind: v.Kind}
+			shapes, disps := map[string]bool{}, map[string]bool{}
+			// Count the native cells, or every cell seen when there is no
+			// native report.
+			for _, k := range keys {
+				if cells[k].Native != nil || nativeFail != "" {
+					shapes[k.shape], disps[k.disp] = true, true
+				}
+			}
+			sum.Shapes, sum.Dispositions = len(shapes), len(disps)
+			runFail := ""
+			switch {
+			case nativeFail != "":
+				runFail = nativeFail
+			case r.Report == nil:
+				runFail = "run failed: " + r.Failure
+			}
+			sum.Failure = runFail
+			for _, k := range keys {
+				c := cells[k]
+				if c.Native == nil && sides[v.Name][k] == nil && nativeFail == "" {
+					continue // only another variant saw this cell
+				}
+				sum.Cells++
+				o := Outcome{Variant: v.Name}
+				if runFail != "" {
+					o.Error = runFail
+					if r.Report != nil {
+						o.Runsc = sides[v.Name][k]
+					}
+					c.Outcomes = append(c.Outcomes, o)
+					continue
+				}
+				o.Runsc = sides[v.Name][k]
+				o.Reasons = judge(c.Native, o.Runsc)
+				o.Diverges = len(o.Reasons) > 0
+				if o.Diverges {
+					for _, e := range expected {
+						if e.matches(g, k.shape, k.disp, v.Kind) {
+							o.Expected = e.Reason
+							break
+						}
+					}
+					sum.Divergences++
+					if o.Expected == "" {
+						sum.Unexpected++
+					}
+					d.Divergences = append(d.Divergences, Divergence{
+						Guest: g, Shape: k.shape, Disposition: k.disp, Variant: v.Name, Kind: v.Kind,
+						Native: Format(c.Native, o.Reasons), Runsc: Format(o.Runsc, o.Reasons),
+						Reasons: o.Reasons, Expected: o.Expected,
+					})
+				}
+				c.Outcomes = append(c.Outcomes, o)
+			}
+			d.Summaries = append(d.Summaries, sum)
+		}
+		for _, k := range keys {
+			d.Cells = append(d.Cells, *cells[k])
+		}
+	}
+	return d, nil
+}
+
+func hasGuest(gs []string, g string) bool {
+	for _, x := range gs {
+		if x == g {
+			return true
+		}
+	}
+	return false
+}
+
+func side(c guestio.Case) *Side {
+	return &Side{Observed: c.Observed, Counters: c.Counters, Note: c.Note}
+}
+
+// ZeroRules are the counters that must stay 0 under runsc whenever they
+// were 0 natively. A counter a report leaves out counts as 0.
+var ZeroRules = []string{"eintr", "wrong_bytes"}
+
+// judge returns why runsc differs from native, or nil.
+func judge(native, runsc *Side) []string {
+	switch {
+	case native == nil && runsc == nil:
+		// Only another variant saw this cell: nothing to judge here.
+		return nil
+	case native == nil:
+		return []string{"missing in the native report"}
+	case runsc == nil:
+		return []string{"missing in the runsc report"}
+	}
+	var reasons []string
+	if !cmp.Equal(native.Observed, runsc.Observed) {
+		if native.Observed.Result != runsc.Observed.Result {
+			reasons = append(reasons, fmt.Sprintf("result: native %s, runsc %s", native.Observed.Result, runsc.Observed.Result))
+		}
+		if native.Observed.HandlerRan != runsc.Observed.HandlerRan {
+			reasons = append(reasons, fmt.Sprintf("handler_ran: native %t, runsc %t", native.Observed.HandlerRan, runsc.Observed.HandlerRan))
+		}
+	}
+	for _, name := range ZeroRules {
+		if native.Counters[name] == 0 && runsc.Counters[name] != 0 {
+			reasons = append(reasons, fmt.Sprintf("%s: native 0, runsc %d (must stay 0)", name, runsc.Counters[name]))
+		}
+	}
+	return reasons
+}
+
+// Format renders a side briefly: the result, "+handler" when the handler
+// ran, and the counters that a rule looks at when any rule failed.
+func Format(s *Side, reasons []string) string {
+	if s == nil {
+		return "(missing)"
+	}
+	out := s.Observed.Result
+	if s.Observed.HandlerRan {
+		out += " +handler"
+	}
+	for _, name := range ZeroRules {
+		for _, r := range reasons {
+			if strings.HasPrefix(r, name+":") {
+				out += fmt.Sprintf(" %s=%d", name, s.Counters[name])
+				break
+			}
+		}
+	}
+	return out
+}
+
+// Problems returns what should make the harness exit non-zero: every run
+// that failed, and every divergence of a patched runsc that no Expected
+// entry covers.
+func (d *Document) Problems() []string {
+	var p []string
+	for _, r := range d.Runs {
+		if r.Report == nil {
+			p = append(p, fmt.Sprintf("%s under %s: run failed: %s", r.Guest, r.Variant, r.Failure))
+		}
+	}
+	for _, v := range d.Divergences {
+		if v.Kind == Patched && v.Expected == "" {
+			p = append(p, fmt.Sprintf("%s under %s: %s [%s] diverges from native: %s",
+				v.Guest, v.Variant, v.Shape, v.Disposition, strings.Join(v.Reasons, "; ")))
+		}
+	}
+	return p
+}
+
+// WriteJSON writes d as indented JSON.
+func WriteJSON(w io.Writer, d *Document) error {
+	enc := json.NewEncoder(w)
+	enc.SetIndent("", "  ")
+	return enc.Encode(d)
+}
+
+// ErrSchema is wrapped by ReadJSON for a document of another schema.
+var ErrSchema = errors.New("unsupported report schema")
+
+// ReadJSON reads a document written by WriteJSON.
+func ReadJSON(r io.Reader) (*Document, error) {
+	var d Document
+	if err := json.NewDecoder(r).Decode(&d); err != nil {
+		return nil, err
+	}
+	if d.Schema != Schema {
+		return nil, fmt.Errorf("%w %d (want %d)", ErrSchema, d.Schema, Schema)
+	}
+	return &d, nil
+}
+
+// Recompare recomputes d's judgement from its inputs, with expected
+// instead of d's own list when expected is not nil.
+func Recompare(d *Document, expected []Expected) (*Document, error) {
+	if expected == nil {
+		expected = d.Expected
+	}
+	return Compare(d.Variants, d.Runs, expected)
+}
+
+// sortedCounters lists a side's counters as "k=v" in key order.
+func sortedCounters(s *Side) string {
+	if s == nil || len(s.Counters) == 0 {
+		return ""
+	}
+	keys := make([]string, 0, len(s.Counters))
+	for k := range s.Counters {
+		keys = append(keys, k)
+	}
+	sort.Strings(keys)
+	parts := make([]string, len(keys))
+	for i, k := range keys {
+		parts[i] = fmt.Sprintf("%s=%d", k, s.Counters[k])
+	}
+	return strings.Join(parts, " ")
+}
