@@ -66,8 +66,9 @@
 #define ASLEEP_TIMEOUT_MS 2000
 #define DEADLINE_MS 1500
 #define FORCE_MS 2000
+#define HANDLER_WAIT_MS 1000
 
-static int settle_ms = 60;
+static int settle_ms = 50;
 static int watchdog_s = 150;
 
 enum { D_RESTART, D_NORESTART, D_IGNORE, D_BLOCK, D_COUNT };
@@ -1216,13 +1217,28 @@ static void run_cell(const struct shape *sh, int disp, struct outcome *o) {
   int asleep = wait_asleep(r, ASLEEP_TIMEOUT_MS);
   if (asleep == 1) {
     syscall(SYS_tgkill, getpid(), atomic_load(&r->tid), SIGUSR1);
+    // With a handler, wait until it has run: by then the call has either
+    // failed or been restarted, whatever the scheduling delay.
+    if (disp == D_RESTART || disp == D_NORESTART) {
+      long long end = now_ms() + HANDLER_WAIT_MS;
+      while (!usr1_hits && now_ms() < end)
+        sleep_us(200);
+      if (!usr1_hits)
+        notef(o, "handler did not run within %d ms", HANDLER_WAIT_MS);
+    }
+    sleep_ms(settle_ms);
+    // A call that is still running must be asleep again (restarted, or
+    // never woken) before it is completed.
+    if (wait_asleep(r, ASLEEP_TIMEOUT_MS) < 0)
+      notef(o, "thread not asleep again after the signal");
   } else if (asleep == 0) {
     o->before_signal = 1;
     notef(o, "returned before the signal was sent");
+    sleep_ms(settle_ms);
   } else {
     notef(o, "thread never seen asleep; no signal sent");
+    sleep_ms(settle_ms);
   }
-  sleep_ms(settle_ms);
   o->before_complete = atomic_load(&r->done);
   if (sh->complete)
     sh->complete(c, sh);
