@@ -3,13 +3,12 @@ package main
 import (
 	"errors"
 	"fmt"
+	"runtime"
 	"sync"
 	"sync/atomic"
 	"time"
 
 	"golang.org/x/sys/unix"
-
-	"github.com/restartsys/restartsys/syscalltests/internal/blocked"
 )
 
 // gate tells the storm whether the tested thread is inside the blocking
@@ -29,6 +28,10 @@ func (g *gate) inside() (uint64, bool) {
 	s := g.seq.Load()
 	return s, s%2 == 1
 }
+
+// pollPause is how long the storm pauses between two looks at a thread
+// that is not (yet) asleep in the gated call.
+const pollPause = 20 * time.Microsecond
 
 // run is the shared state of one case: counters, stop conditions and the
 // first EINTR.
@@ -90,7 +93,16 @@ func (r *run) sawEINTR(call string, round int64, peer bool) {
 // inside the gated call and asleep, at most once per interval, until stop
 // is closed. It returns the first error that makes it give up.
 func (r *run) storm(tid int, stop <-chan struct{}) error {
+	// A thread of its own, so that nanosleep(2) gives sub-millisecond
+	// pauses without holding up other goroutines.
+	runtime.LockOSThread()
+	defer runtime.UnlockOSThread()
 	pid := unix.Getpid()
+	ts, err := openThreadStat(tid)
+	if err != nil {
+		return err
+	}
+	defer ts.close()
 	for {
 		select {
 		case <-stop:
@@ -99,15 +111,15 @@ func (r *run) storm(tid int, stop <-chan struct{}) error {
 		}
 		s1, in := r.gate.inside()
 		if !in {
-			time.Sleep(20 * time.Microsecond)
+			sleep(pollPause)
 			continue
 		}
-		st, err := blocked.State(tid)
+		st, err := ts.state()
 		if err != nil {
 			return fmt.Errorf("reading the state of thread %d: %w", tid, err)
 		}
 		if st != 'S' && st != 'D' {
-			time.Sleep(20 * time.Microsecond)
+			sleep(pollPause)
 			continue
 		}
 		if s2, _ := r.gate.inside(); s2 != s1 {
@@ -126,8 +138,6 @@ func (r *run) storm(tid int, stop <-chan struct{}) error {
 		if s3, _ := r.gate.inside(); s3 == s1 {
 			r.interrupted.Add(1)
 		}
-		if r.cfg.interval > 0 {
-			time.Sleep(r.cfg.interval)
-		}
+		sleep(r.cfg.interval)
 	}
 }
