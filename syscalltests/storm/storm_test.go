@@ -203,6 +203,8 @@ func TestThreadStat(t *testing.T) {
 	<-done
 	unix.Close(p[0])
 	// The reading thread itself is running when it looks at itself.
+	runtime.LockOSThread()
+	defer runtime.UnlockOSThread()
 	self, err := openThreadStat(unix.Gettid())
 	if err != nil {
 		t.Fatal(err)
