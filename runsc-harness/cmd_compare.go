@@ -1,0 +1,117 @@
+package main
+
+import (
+	"bytes"
+	"context"
+	"errors"
+	"flag"
+	"fmt"
+	"os"
+	"path/filepath"
+	"strings"
+
+	"github.com/restartsys/restartsys/runsc-harness/internal/report"
+)
+
+func init() {
+	register(&command{
+		name:     "compare",
+		synopsis: "re-render reports from a saved report.json (optionally with new expectations)",
+		run:      runCompare,
+	})
+}
+
+func runCompare(ctx context.Context, args []string) error {
+	fs := flag.NewFlagSet("compare", flag.ContinueOnError)
+	in := fs.String("in", "", "report.json written by run (required)")
+	out := fs.String("out", "", "output directory (default: the directory of --in)")
+	expectedPath := fs.String("expected", "", "JSON file of expected divergences; replaces the list saved in --in")
+	fs.Usage = func() {
+		fmt.Fprintf(fs.Output(), "usage: runsc-harness compare --in DIR/report.json [--expected FILE] [--out DIR]\n\n")
+		fs.PrintDefaults()
+	}
+	if err := fs.Parse(args); err != nil {
+		return err
+	}
+	if *in == "" || fs.NArg() > 0 {
+		fs.Usage()
+		return errUsage
+	}
+	if *out == "" {
+		*out = filepath.Dir(*in)
+	}
+	var expected []report.Expected
+	if *expectedPath != "" {
+		var err error
+		if expected, err = report.LoadExpected(*expectedPath); err != nil {
+			return err
+		}
+		if expected == nil {
+			expected = []report.Expected{}
+		}
+	}
+	f, err := os.Open(*in)
+	if err != nil {
+		return err
+	}
+	saved, err := report.ReadJSON(f)
+	f.Close()
+	if err != nil {
+		return fmt.Errorf("%s: %w", *in, err)
+	}
+	d, err := report.Recompare(saved, expected)
+	if err != nil {
+		return err
+	}
+	if err := os.MkdirAll(*out, 0o755); err != nil {
+		return err
+	}
+	if err := writeReports(d, *out); err != nil {
+		return err
+	}
+	return problems(d)
+}
+
+// writeReports writes report.json, junit.xml and report.md into dir and
+// prints the Markdown on stdout.
+func writeReports(d *report.Document, dir string) error {
+	var md bytes.Buffer
+	if err := report.WriteMarkdown(&md, d); err != nil {
+		return err
+	}
+	for _, f := range []struct {
+		name  string
+		write func(*os.File) error
+	}{
+		{"report.json", func(w *os.File) error { return report.WriteJSON(w, d) }},
+		{"junit.xml", func(w *os.File) error { return report.WriteJUnit(w, d) }},
+		{"report.md", func(w *os.File) error { _, err := w.Write(md.Bytes()); return err }},
+	} {
+		w, err := os.Create(filepath.Join(dir, f.name))
+		if err != nil {
+			return err
+		}
+		if err := f.write(w); err != nil {
+			w.Close()
+			return err
+		}
+		if err := w.Close(); err != nil {
+			return err
+		}
+	}
+	os.Stdout.Write(md.Bytes())
+	fmt.Fprintf(os.Stderr, "reports: %s/{report.json,junit.xml,report.md}\n", dir)
+	return nil
+}
+
+// errProblems is returned when a run failed or a patched runsc diverges
+// from native where no expectation covers it.
+var errProblems = errors.New("patched runsc diverges from native, or a run failed")
+
+func problems(d *report.Document) error {
+	p := d.Problems()
+	if len(p) == 0 {
+		return nil
+	}
+	return fmt.Errorf("%w:\n  %s", errProblems, strings.Join(p, "\n  "))
+}

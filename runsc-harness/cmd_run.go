@@ -1,0 +1,356 @@
+package main
+
+import (
+	"bytes"
+	"context"
+	"errors"
+	"flag"
+	"fmt"
+	"os"
+	"path/filepath"
+	"strings"
+	"time"
+
+	"github.com/restartsys/restartsys/runsc-harness/internal/guests"
+	"github.com/restartsys/restartsys/runsc-harness/internal/oci"
+	"github.com/restartsys/restartsys/runsc-harness/internal/report"
+	"github.com/restartsys/restartsys/runsc-harness/internal/sandbox"
+	"github.com/restartsys/restartsys/syscalltests/guestio"
+)
+
+func init() {
+	register(&command{
+		name:     "run",
+		synopsis: "run guests natively and under runsc variants, compare, write reports",
+		run:      runRun,
+	})
+}
+
+// listFlag is a comma-separated list flag that may also be repeated.
+type listFlag struct {
+	vals []string
+	set  bool
+}
+
+func (l *listFlag) String() string { return strings.Join(l.vals, ",") }
+
+func (l *listFlag) Set(s string) error {
+	if !l.set {
+		l.vals, l.set = nil, true
+	}
+	for _, v := range strings.Split(s, ",") {
+		if v = strings.TrimSpace(v); v != "" {
+			l.vals = append(l.vals, v)
+		}
+	}
+	return nil
+}
+
+// runtimeFlag is --runsc NAME=PATH, repeated.
+type runtimeFlag []namedRunsc
+
+type namedRunsc struct {
+	name string
+	kind report.Kind
+	path string
+}
+
+func (r *runtimeFlag) String() string {
+	var s []string
+	for _, n := range *r {
+		s = append(s, n.name+"="+n.path)
+	}
+	return strings.Join(s, " ")
+}
+
+func (r *runtimeFlag) Set(s string) error {
+	name, path, ok := strings.Cut(s, "=")
+	if !ok || name == "" || path == "" {
+		return fmt.Errorf("want NAME=PATH, got %q", s)
+	}
+	var kind report.Kind
+	switch {
+	case strings.HasPrefix(name, string(report.Stock)):
+		kind = report.Stock
+	case strings.HasPrefix(name, string(report.Patched)):
+		kind = report.Patched
+	default:
+		return fmt.Errorf("runsc name %q must start with %q or %q (it says which kind it is)", name, report.Stock, report.Patched)
+	}
+	for _, n := range *r {
+		if n.name == name {
+			return fmt.Errorf("runsc %q given twice", name)
+		}
+	}
+	if strings.ContainsAny(name, "/ ") {
+		return fmt.Errorf("runsc name %q: no slashes or spaces", name)
+	}
+	*r = append(*r, namedRunsc{name: name, kind: kind, path: path})
+	return nil
+}
+
+type runConfig struct {
+	guests    []string
+	runtimes  runtimeFlag
+	variants  []sandbox.Variant
+	native    bool
+	timeout   time.Duration
+	out       string
+	state     string
+	expected  string
+	debug     bool
+	guestArgs []string
+}
+
+func parseRunFlags(args []string) (*runConfig, error) {
+	fs := flag.NewFlagSet("run", flag.ContinueOnError)
+	c := &runConfig{}
+	guest := fs.String("guest", "all", "guest to run: storm, matrix, all (storm and matrix) or tiny (the harness's own test guest); comma-separated list allowed")
+	fs.Var(&c.runtimes, "runsc", "NAME=PATH of a runsc binary, NAME starting with stock or patched; repeat for several")
+	platforms := &listFlag{vals: []string{"systrap"}}
+	networks := &listFlag{vals: []string{"none"}}
+	directfs := &listFlag{vals: []string{"default"}}
+	fs.Var(platforms, "platform", "runsc platforms, comma-separated: systrap, ptrace")
+	fs.Var(networks, "network", "runsc networks, comma-separated: none, sandbox, host")
+	fs.Var(directfs, "directfs", "runsc directfs settings, comma-separated: on, off, default")
+	fs.BoolVar(&c.native, "native", false, "run natively only (no runsc): check the guests on this kernel")
+	fs.DurationVar(&c.timeout, "timeout", 3*time.Minute, "deadline of each run; a guest still running then is killed and reported as a failure")
+	fs.StringVar(&c.out, "out", "", "output directory (default out/run-TIMESTAMP under the repository)")
+	fs.StringVar(&c.state, "state", "", "private runsc state root directory (default: a fresh temporary directory)")
+	fs.StringVar(&c.expected, "expected", "", "JSON file listing expected divergences [{shape, disposition, kind, reason}]")
+	fs.BoolVar(&c.debug, "debug", false, "pass --debug to runsc (verbose logs in each run's log directory)")
+	fs.Usage = func() {
+		fmt.Fprintf(fs.Output(), "usage: runsc-harness run [flags] [-- guest args]\n\n")
+		fs.PrintDefaults()
+	}
+	if err := fs.Parse(args); err != nil {
+		return nil, err
+	}
+	c.guestArgs = fs.Args()
+	for _, g := range strings.Split(*guest, ",") {
+		switch g = strings.TrimSpace(g); g {
+		case "all":
+			c.guests = append(c.guests, "storm", "matrix")
+		case "":
+		default:
+			if _, err := guests.Lookup(g); err != nil {
+				return nil, err
+			}
+			c.guests = append(c.guests, g)
+		}
+	}
+	if len(c.guests) == 0 {
+		return nil, errors.New("no guest selected")
+	}
+	if len(c.guestArgs) > 0 && len(c.guests) > 1 {
+		return nil, fmt.Errorf("guest arguments %q need a single --guest (the guests take different flags)", c.guestArgs)
+	}
+	if c.native && len(c.runtimes) > 0 {
+		return nil, errors.New("--native runs without runsc: drop --runsc or --native")
+	}
+	if !c.native && len(c.runtimes) == 0 {
+		return nil, errors.New("no --runsc NAME=PATH given (or use --native)")
+	}
+	if c.timeout <= 0 {
+		return nil, errors.New("--timeout must be positive")
+	}
+	for _, p := range platforms.vals {
+		for _, n := range networks.vals {
+			for _, d := range directfs.vals {
+				v := sandbox.Variant{Platform: p, Network: n, DirectFS: d}
+				if err := v.Validate(); err != nil {
+					return nil, err
+				}
+				c.variants = append(c.variants, v)
+			}
+		}
+	}
+	for _, r := range c.runtimes {
+		fi, err := os.Stat(r.path)
+		if err != nil {
+			return nil, fmt.Errorf("runsc %s: %w", r.name, err)
+		}
+		if !fi.Mode().IsRegular() || fi.Mode().Perm()&0o111 == 0 {
+			return nil, fmt.Errorf("runsc %s: %s is not an executable file", r.name, r.path)
+		}
+	}
+	return c, nil
+}
+
+// variantName names a runsc × variant: NAME/PLATFORM/NETWORK, with
+// /directfs=X when not the default.
+func variantName(r namedRunsc, v sandbox.Variant) string {
+	n := r.name + "/" + v.Platform + "/" + v.Network
+	if v.DirectFS != "default" {
+		n += "/directfs=" + v.DirectFS
+	}
+	return n
+}
+
+func runRun(ctx context.Context, args []string) error {
+	c, err := parseRunFlags(args)
+	if err != nil {
+		if errors.Is(err, flag.ErrHelp) {
+			return err
+		}
+		fmt.Fprintf(os.Stderr, "runsc-harness run: %v\n", err)
+		return errUsage
+	}
+	var expected []report.Expected
+	if c.expected != "" {
+		if expected, err = report.LoadExpected(c.expected); err != nil {
+			return err
+		}
+	}
+	if !c.native {
+		if err := sandbox.CheckRoot(); err != nil {
+			return err
+		}
+	}
+	repo, err := guests.RepoRoot(".")
+	if err != nil {
+		return err
+	}
+	if c.out == "" {
+		c.out = filepath.Join(repo, "out", "run-"+time.Now().Format("20060102-150405"))
+	}
+	if c.out, err = filepath.Abs(c.out); err != nil {
+		return err
+	}
+	if err := os.MkdirAll(c.out, 0o755); err != nil {
+		return err
+	}
+
+	builder := &guests.Builder{RepoRoot: repo, OutDir: filepath.Join(repo, "out", "guests"), Log: os.Stderr}
+	bins := map[string]string{}
+	for _, name := range c.guests {
+		g, err := guests.Lookup(name)
+		if err != nil {
+			return err
+		}
+		if bins[name], err = builder.Build(ctx, g); err != nil {
+			return err
+		}
+	}
+
+	// One private state root per runsc binary, removed at the end after
+	// making sure nothing is left in it.
+	stateBase := c.state
+	if stateBase == "" {
+		if stateBase, err = os.MkdirTemp("", "rh-state-"); err != nil {
+			return err
+		}
+		defer os.RemoveAll(stateBase)
+	}
+	if stateBase, err = filepath.Abs(stateBase); err != nil {
+		return err
+	}
+	runtimes := map[string]sandbox.Runtime{}
+	for _, r := range c.runtimes {
+		rt := sandbox.Runtime{Runsc: r.path, StateRoot: filepath.Join(stateBase, r.name)}
+		if err := os.MkdirAll(rt.StateRoot, 0o700); err != nil {
+			return err
+		}
+		runtimes[r.name] = rt
+	}
+	var cleanupErr error
+	defer func() {
+		for _, rt := range runtimes {
+			if err := rt.CleanupAll(); err != nil {
+				fmt.Fprintf(os.Stderr, "runsc-harness run: cleanup of %s: %v\n", rt.StateRoot, err)
+				cleanupErr = err
+			}
+		}
+	}()
+
+	var variants []report.Variant
+	for _, r := range c.runtimes {
+		for _, v := range c.variants {
+			variants = append(variants, report.Variant{
+				Name: variantName(r, v), Kind: r.kind, Runsc: r.path,
+				Platform: v.Platform, Network: v.Network, DirectFS: v.DirectFS,
+			})
+		}
+	}
+
+	var runs []report.Run
+	for _, name := range c.guests {
+		if ctx.Err() != nil {
+			break
+		}
+		logRoot := filepath.Join(c.out, "logs", name)
+		res, err := sandbox.Native(ctx, sandbox.NativeOptions{
+			Binary: bins[name], Args: c.guestArgs, LogDir: filepath.Join(logRoot, "native"), Timeout: c.timeout,
+		})
+		if err != nil {
+			return err
+		}
+		runs = append(runs, toRun(name, report.NativeVariant, c.guestArgs, res))
+		for _, r := range c.runtimes {
+			for _, v := range c.variants {
+				if ctx.Err() != nil {
+					break
+				}
+				vname := variantName(r, v)
+				bundleDir := filepath.Join(c.out, "bundles", name)
+				if v.Network == "host" {
+					bundleDir += "-hostnet"
+				}
+				if _, err := os.Stat(bundleDir); errors.Is(err, os.ErrNotExist) {
+					if _, err := oci.Write(bundleDir, oci.Options{Binary: bins[name], Args: c.guestArgs, HostNetwork: v.Network == "host"}); err != nil {
+						return err
+					}
+				}
+				res, err := sandbox.Run(ctx, sandbox.RunOptions{
+					Runsc: r.path, StateRoot: runtimes[r.name].StateRoot, Variant: v, Bundle: bundleDir,
+					LogDir:  filepath.Join(logRoot, strings.ReplaceAll(vname, "/", "_")),
+					Debug:   c.debug,
+					Timeout: c.timeout,
+				})
+				if err != nil {
+					return fmt.Errorf("%s under %s: %w", name, vname, err)
+				}
+				runs = append(runs, toRun(name, vname, c.guestArgs, res))
+			}
+		}
+	}
+
+	d, err := report.Compare(variants, runs, expected)
+	if err != nil {
+		return err
+	}
+	if err := writeReports(d, c.out); err != nil {
+		return err
+	}
+	if err := ctx.Err(); err != nil {
+		return fmt.Errorf("interrupted; partial reports in %s: %w", c.out, err)
+	}
+	if cleanupErr != nil {
+		return cleanupErr
+	}
+	return problems(d)
+}
+
+// toRun turns a sandbox result into a report run, reading the guest's
+// report from its stdout.
+func toRun(guest, variant string, args []string, res *sandbox.Result) report.Run {
+	r := report.Run{
+		Guest: guest, Variant: variant, Args: args, ExitCode: res.ExitCode,
+		LogDir: res.LogDir, DurationMS: res.Duration.Milliseconds(),
+	}
+	status := "ok"
+	if f := res.Failure(); f != "" {
+		r.Failure, status = f, "FAILED: "+f
+	} else if rep, err := guestio.Read(bytes.NewReader(res.Stdout)); err != nil {
+		r.Failure = fmt.Sprintf("no report on stdout (%v); exit status %d; logs in %s; last output: %s",
+			err, res.ExitCode, res.LogDir, res.LastOutput(400))
+		status = "FAILED: " + r.Failure
+	} else {
+		r.Report = rep
+		if res.ExitCode != 0 {
+			status = fmt.Sprintf("ok (report printed, exit status %d)", res.ExitCode)
+		}
+	}
+	fmt.Fprintf(os.Stderr, "%s under %s: %s (%v)\n", guest, variant, status, res.Duration.Round(time.Millisecond))
+	return r
+}
