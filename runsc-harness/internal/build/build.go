@@ -1,0 +1,520 @@
+// Package build builds stock and patched runsc from a gVisor module version
+// and keeps the results in a cache keyed by (gVisor version, series hash,
+// Go version), so that the same inputs are never compiled twice.
+//
+// A build happens in a private temporary tree under the cache directory and
+// is moved into place with a rename only when complete: an interrupted
+// build leaves nothing that a later build would trust, and its temporary
+// tree is removed by the next build of the same version.
+package build
+
+import (
+	"bytes"
+	"context"
+	"crypto/sha256"
+	"encoding/hex"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"io/fs"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"time"
+
+	"github.com/restartsys/restartsys/runsc-harness/internal/gvisor"
+	"github.com/restartsys/restartsys/runsc-harness/internal/series"
+	"golang.org/x/sys/unix"
+)
+
+// versionVar is the variable runsc prints for --version.
+const versionVar = "gvisor.dev/gvisor/runsc/version.version"
+
+// Options says what to build.
+type Options struct {
+	// Version is the gVisor module version (already resolved).
+	Version string
+	// Series is the patch series; Sets selects patch sets from it (all
+	// sets when empty).
+	Series *series.Series
+	Sets   []string
+	// CacheDir holds finished builds and temporary build trees.
+	CacheDir string
+	// SkipTests skips `go test` of the patched packages.
+	SkipTests bool
+	// Progress receives one line per step, and a heartbeat during long
+	// steps. Nil discards.
+	Progress io.Writer
+	// Download fetches the module; nil means gvisor.Download.
+	Download func(ctx context.Context, version string) (*gvisor.Module, error)
+}
+
+// Artifact is one built runsc.
+type Artifact struct {
+	// Path is the binary in the cache.
+	Path string `json:"path"`
+	// Stamp is what `runsc --version` prints as the version.
+	Stamp string `json:"stamp"`
+	// Cached is true when the binary came from the cache.
+	Cached bool `json:"cached"`
+}
+
+// Result is a finished build.
+type Result struct {
+	// Version is the gVisor module version.
+	Version string `json:"gvisor_version"`
+	// GoVersion is the toolchain that built both binaries.
+	GoVersion string `json:"go_version"`
+	// SeriesID names the selected patches ("restartsys-core-<hash>").
+	SeriesID string `json:"series_id"`
+	// Plan says, per patch, whether it was applied or is upstream.
+	Plan []series.Decision `json:"plan"`
+	// Stock is runsc built from the unmodified module.
+	Stock Artifact `json:"stock"`
+	// Patched is runsc built with the series applied.
+	Patched Artifact `json:"patched"`
+}
+
+// manifest is written beside each cached binary.
+type manifest struct {
+	Kind      string            `json:"kind"`
+	Version   string            `json:"gvisor_version"`
+	ModuleSum string            `json:"module_sum"`
+	GoVersion string            `json:"go_version"`
+	SeriesID  string            `json:"series_id,omitempty"`
+	Plan      []series.Decision `json:"plan,omitempty"`
+	Stamp     string            `json:"stamp"`
+	Built     time.Time         `json:"built"`
+	Seconds   float64           `json:"build_seconds"`
+}
+
+// DefaultCacheDir is $RESTARTSYS_CACHE, or restartsys in the user's cache
+// directory.
+func DefaultCacheDir() string {
+	if d := os.Getenv("RESTARTSYS_CACHE"); d != "" {
+		return d
+	}
+	if d, err := os.UserCacheDir(); err == nil {
+		return filepath.Join(d, "restartsys")
+	}
+	return filepath.Join(os.TempDir(), "restartsys-cache")
+}
+
+type builder struct {
+	opts     Options
+	progress io.Writer
+	goVer    string
+	start    time.Time
+}
+
+func (b *builder) logf(format string, args ...any) {
+	fmt.Fprintf(b.progress, "[%5.1fs] "+format+"\n", append([]any{time.Since(b.start).Seconds()}, args...)...)
+}
+
+// Build returns stock and patched runsc for opts.Version, from the cache
+// when it has them and by building them otherwise.
+func Build(ctx context.Context, opts Options) (*Result, error) {
+	b := &builder{opts: opts, progress: opts.Progress, start: time.Now()}
+	if b.progress == nil {
+		b.progress = io.Discard
+	}
+	if opts.Download == nil {
+		opts.Download = gvisor.Download
+	}
+	if opts.Series == nil {
+		return nil, errors.New("no patch series given")
+	}
+	selected, err := opts.Series.Select(opts.Sets)
+	if err != nil {
+		return nil, err
+	}
+	goVer, err := goVersion(ctx)
+	if err != nil {
+		return nil, err
+	}
+	b.goVer = goVer
+	seriesID := opts.Series.ID(selected)
+	res := &Result{Version: opts.Version, GoVersion: goVer, SeriesID: seriesID}
+
+	for _, d := range []string{"runsc", "tmp", "locks"} {
+		if err := os.MkdirAll(filepath.Join(opts.CacheDir, d), 0o755); err != nil {
+			return nil, fmt.Errorf("cache directory: %w", err)
+		}
+	}
+	// One build per gVisor version at a time: a second harness run of the
+	// same version waits here and then finds the first one's result.
+	unlock, err := lockFile(ctx, filepath.Join(opts.CacheDir, "locks", opts.Version+".lock"), b)
+	if err != nil {
+		return nil, err
+	}
+	defer unlock()
+	b.sweep()
+
+	b.logf("downloading %s@%s", gvisor.ModulePath, opts.Version)
+	mod, err := opts.Download(ctx, opts.Version)
+	if err != nil {
+		return nil, err
+	}
+
+	verDir := filepath.Join(opts.CacheDir, "runsc", opts.Version)
+	stockDir := filepath.Join(verDir, "stock-"+short(goVer))
+	patchedDir := filepath.Join(verDir, "patched-"+opts.Series.Hash(selected)[:12]+"-"+short(goVer))
+	stockMan, stockOK := readManifest(stockDir, mod.Sum, goVer)
+	patchedMan, patchedOK := readManifest(patchedDir, mod.Sum, goVer)
+	if stockOK && patchedOK {
+		b.logf("cached: %s and %s", stockDir, patchedDir)
+		res.Plan = patchedMan.Plan
+		res.Stock = Artifact{Path: filepath.Join(stockDir, "runsc"), Stamp: stockMan.Stamp, Cached: true}
+		res.Patched = Artifact{Path: filepath.Join(patchedDir, "runsc"), Stamp: patchedMan.Stamp, Cached: true}
+		return res, nil
+	}
+
+	tmp, err := os.MkdirTemp(filepath.Join(opts.CacheDir, "tmp"), opts.Version+".")
+	if err != nil {
+		return nil, err
+	}
+	defer os.RemoveAll(tmp)
+	src := filepath.Join(tmp, "src")
+	b.logf("copying module source to %s", src)
+	if err := copyTree(mod.Dir, src); err != nil {
+		return nil, fmt.Errorf("copying module source: %w", err)
+	}
+
+	plan, err := opts.Series.Plan(ctx, src, opts.Version, selected)
+	if err != nil {
+		return nil, err
+	}
+	res.Plan = plan
+	for _, d := range plan {
+		b.logf("patch %s: %s%s", d.ID, d.Status, detail(d.Detail))
+		if d.Status == series.Failed {
+			return nil, &series.ApplyError{Patch: d.Patch, Version: opts.Version, Git: d.Detail}
+		}
+	}
+
+	if stockOK {
+		b.logf("stock runsc is cached: %s", stockDir)
+		res.Stock = Artifact{Path: filepath.Join(stockDir, "runsc"), Stamp: stockMan.Stamp, Cached: true}
+	} else {
+		stamp := opts.Version
+		m := manifest{Kind: "stock", Version: opts.Version, ModuleSum: mod.Sum, GoVersion: goVer, Stamp: stamp}
+		if err := b.buildInto(ctx, src, filepath.Join(tmp, "stock"), stockDir, "runsc-stock", m); err != nil {
+			return nil, err
+		}
+		res.Stock = Artifact{Path: filepath.Join(stockDir, "runsc"), Stamp: stamp}
+	}
+
+	if patchedOK {
+		res.Patched = Artifact{Path: filepath.Join(patchedDir, "runsc"), Stamp: patchedMan.Stamp, Cached: true}
+		return res, nil
+	}
+	b.logf("applying %d patch(es) with git apply", countApplied(plan))
+	if err := opts.Series.ApplyPlan(ctx, src, opts.Version, plan); err != nil {
+		return nil, err
+	}
+	if !opts.SkipTests {
+		if err := b.testPatched(ctx, src, plan); err != nil {
+			return nil, err
+		}
+	}
+	stamp := PatchedStamp(opts.Version, seriesID, plan)
+	m := manifest{Kind: "patched", Version: opts.Version, ModuleSum: mod.Sum, GoVersion: goVer, SeriesID: seriesID, Plan: plan, Stamp: stamp}
+	if err := b.buildInto(ctx, src, filepath.Join(tmp, "patched"), patchedDir, "runsc-patched", m); err != nil {
+		return nil, err
+	}
+	res.Patched = Artifact{Path: filepath.Join(patchedDir, "runsc"), Stamp: stamp}
+	return res, nil
+}
+
+// PatchedStamp is the version a patched runsc reports: the module version
+// with the series id and the applied patch ids as semver build metadata,
+// e.g. v0.0.0-20260518063529-209a0ce076a1+restartsys-core-1a2b3c4d5e6f.0001.0002.
+func PatchedStamp(version, seriesID string, plan []series.Decision) string {
+	s := version + "+" + seriesID
+	for _, d := range plan {
+		if d.Status == series.Apply {
+			s += "." + d.ID
+		}
+	}
+	return s
+}
+
+func countApplied(plan []series.Decision) int {
+	n := 0
+	for _, d := range plan {
+		if d.Status == series.Apply {
+			n++
+		}
+	}
+	return n
+}
+
+func detail(s string) string {
+	if s == "" {
+		return ""
+	}
+	return " (" + s + ")"
+}
+
+// buildInto builds runsc from src into work, writes its manifest, and
+// renames work to final.
+func (b *builder) buildInto(ctx context.Context, src, work, final, label string, m manifest) error {
+	if err := os.MkdirAll(work, 0o755); err != nil {
+		return err
+	}
+	t0 := time.Now()
+	bin := filepath.Join(work, "runsc")
+	args := []string{"build", "-trimpath", "-o", bin, "-ldflags", "-X " + versionVar + "=" + m.Stamp, "./runsc"}
+	if err := b.runGo(ctx, src, label, args...); err != nil {
+		return fmt.Errorf("building %s: %w", label, err)
+	}
+	m.Built = time.Now().UTC()
+	m.Seconds = time.Since(t0).Seconds()
+	js, err := json.MarshalIndent(m, "", "  ")
+	if err != nil {
+		return err
+	}
+	if err := os.WriteFile(filepath.Join(work, "manifest.json"), append(js, '\n'), 0o644); err != nil {
+		return err
+	}
+	if err := os.MkdirAll(filepath.Dir(final), 0o755); err != nil {
+		return err
+	}
+	// A stale entry (other module hash, say) is replaced.
+	if err := os.RemoveAll(final); err != nil {
+		return err
+	}
+	if err := os.Rename(work, final); err != nil {
+		return err
+	}
+	b.logf("built %s in %.0fs: %s", label, m.Seconds, filepath.Join(final, "runsc"))
+	return nil
+}
+
+// testPatched runs the Go tests of every package a applied patch touches.
+func (b *builder) testPatched(ctx context.Context, src string, plan []series.Decision) error {
+	var applied []*series.Patch
+	for _, d := range plan {
+		if d.Status == series.Apply {
+			applied = append(applied, d.Patch)
+		}
+	}
+	pkgs := b.opts.Series.Packages(applied)
+	if len(pkgs) == 0 {
+		return nil
+	}
+	args := []string{"test", "-count=1"}
+	for _, p := range pkgs {
+		args = append(args, "./"+p)
+	}
+	b.logf("testing patched packages: %s", strings.Join(pkgs, " "))
+	if err := b.runGo(ctx, src, "go test", args...); err != nil {
+		return fmt.Errorf("patched gVisor packages fail their tests: %w", err)
+	}
+	return nil
+}
+
+// runGo runs the go command in dir with the build environment, printing a
+// heartbeat while it runs. Its output is returned in the error on failure.
+func (b *builder) runGo(ctx context.Context, dir, label string, args ...string) error {
+	cmd := exec.CommandContext(ctx, "go", args...)
+	cmd.Dir = dir
+	cmd.Env = buildEnv(os.Environ())
+	var out bytes.Buffer
+	cmd.Stdout = &out
+	cmd.Stderr = &out
+	// Kill the whole process group (compile and link children too) when
+	// the context ends.
+	cmd.SysProcAttr = &unix.SysProcAttr{Setpgid: true}
+	cmd.Cancel = func() error { return unix.Kill(-cmd.Process.Pid, unix.SIGKILL) }
+	t0 := time.Now()
+	done := make(chan struct{})
+	go func() {
+		tick := time.NewTicker(15 * time.Second)
+		defer tick.Stop()
+		for {
+			select {
+			case <-done:
+				return
+			case <-tick.C:
+				b.logf("  ... %s still running (%.0fs)", label, time.Since(t0).Seconds())
+			}
+		}
+	}()
+	err := cmd.Run()
+	close(done)
+	if err != nil {
+		if ctx.Err() != nil {
+			return ctx.Err()
+		}
+		return fmt.Errorf("%w\n%s", err, tail(out.String(), 40))
+	}
+	return nil
+}
+
+// buildEnv is the environment for go commands in a gVisor tree: a static
+// runsc, the module's own go.sum, no workspace, and the local toolchain
+// only (nothing is fetched but modules).
+func buildEnv(env []string) []string {
+	var out []string
+	for _, kv := range env {
+		name, _, _ := strings.Cut(kv, "=")
+		switch name {
+		case "CGO_ENABLED", "GOFLAGS", "GOWORK", "GOTOOLCHAIN":
+			continue
+		}
+		out = append(out, kv)
+	}
+	return append(out, "CGO_ENABLED=0", "GOFLAGS=-mod=mod -buildvcs=false", "GOWORK=off", "GOTOOLCHAIN=local")
+}
+
+func tail(s string, n int) string {
+	lines := strings.Split(strings.TrimRight(s, "\n"), "\n")
+	if len(lines) > n {
+		lines = append([]string{"..."}, lines[len(lines)-n:]...)
+	}
+	return strings.Join(lines, "\n")
+}
+
+// goVersion identifies the toolchain: version, OS and architecture.
+func goVersion(ctx context.Context) (string, error) {
+	out, err := exec.CommandContext(ctx, "go", "env", "GOVERSION", "GOOS", "GOARCH").Output()
+	if err != nil {
+		return "", fmt.Errorf("go env: %w", err)
+	}
+	f := strings.Fields(string(out))
+	if len(f) != 3 {
+		return "", fmt.Errorf("unexpected `go env` output %q", out)
+	}
+	return f[0] + "-" + f[1] + "-" + f[2], nil
+}
+
+// short is a short hash of s for directory names.
+func short(s string) string {
+	h := sha256.Sum256([]byte(s))
+	return hex.EncodeToString(h[:])[:8]
+}
+
+// readManifest reports whether dir holds a finished build of the module
+// with hash sum by toolchain goVer.
+func readManifest(dir, sum, goVer string) (manifest, bool) {
+	var m manifest
+	b, err := os.ReadFile(filepath.Join(dir, "manifest.json"))
+	if err != nil || json.Unmarshal(b, &m) != nil {
+		return m, false
+	}
+	if m.ModuleSum != sum || m.GoVersion != goVer {
+		return m, false
+	}
+	if st, err := os.Stat(filepath.Join(dir, "runsc")); err != nil || !st.Mode().IsRegular() || st.Mode()&0o111 == 0 {
+		return m, false
+	}
+	return m, true
+}
+
+// sweep removes the temporary trees of earlier builds of this version that
+// did not finish (killed, say). It runs under the version's lock, so no live
+// build owns them.
+func (b *builder) sweep() {
+	matches, _ := filepath.Glob(filepath.Join(b.opts.CacheDir, "tmp", b.opts.Version+".*"))
+	for _, m := range matches {
+		b.logf("removing unfinished build tree %s", m)
+		os.RemoveAll(m)
+	}
+}
+
+// lockFile takes an exclusive flock on path, waiting (and saying so) while
+// another process holds it. The lock goes with the process, even if it is
+// killed.
+func lockFile(ctx context.Context, path string, b *builder) (func(), error) {
+	f, err := os.OpenFile(path, os.O_CREATE|os.O_RDWR, 0o644)
+	if err != nil {
+		return nil, fmt.Errorf("lock: %w", err)
+	}
+	said := false
+	for {
+		err := unix.Flock(int(f.Fd()), unix.LOCK_EX|unix.LOCK_NB)
+		if err == nil {
+			return func() { f.Close() }, nil
+		}
+		if !errors.Is(err, unix.EWOULDBLOCK) && !errors.Is(err, unix.EINTR) {
+			f.Close()
+			return nil, fmt.Errorf("lock %s: %w", path, err)
+		}
+		if !said {
+			b.logf("waiting for another build of the same version (%s)", path)
+			said = true
+		}
+		select {
+		case <-ctx.Done():
+			f.Close()
+			return nil, ctx.Err()
+		case <-time.After(200 * time.Millisecond):
+		}
+	}
+}
+
+// copyTree copies the regular files and directories under src to dst,
+// making them writable (the module cache is read-only).
+func copyTree(src, dst string) error {
+	return filepath.WalkDir(src, func(p string, d fs.DirEntry, err error) error {
+		if err != nil {
+			return err
+		}
+		rel, err := filepath.Rel(src, p)
+		if err != nil {
+			return err
+		}
+		target := filepath.Join(dst, rel)
+		switch {
+		case d.IsDir():
+			return os.MkdirAll(target, 0o755)
+		case d.Type().IsRegular():
+			return copyFile(p, target)
+		default:
+			return fmt.Errorf("%s: not a regular file", p)
+		}
+	})
+}
+
+func copyFile(src, dst string) error {
+	in, err := os.Open(src)
+	if err != nil {
+		return err
+	}
+	defer in.Close()
+	st, err := in.Stat()
+	if err != nil {
+		return err
+	}
+	out, err := os.OpenFile(dst, os.O_CREATE|os.O_WRONLY|os.O_TRUNC, st.Mode().Perm()|0o200)
+	if err != nil {
+		return err
+	}
+	if _, err := io.Copy(out, in); err != nil {
+		out.Close()
+		return err
+	}
+	return out.Close()
+}
+
+// Install copies a built binary to dst atomically (a temporary file in the
+// same directory, then a rename), so that a running runsc at dst is never
+// overwritten in place.
+func Install(src, dst string) error {
+	if err := os.MkdirAll(filepath.Dir(dst), 0o755); err != nil {
+		return err
+	}
+	tmp := dst + ".tmp"
+	if err := copyFile(src, tmp); err != nil {
+		os.Remove(tmp)
+		return err
+	}
+	if err := os.Chmod(tmp, 0o755); err != nil {
+		os.Remove(tmp)
+		return err
+	}
+	return os.Rename(tmp, dst)
+}
