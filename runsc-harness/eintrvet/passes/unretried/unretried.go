@@ -241,8 +241,8 @@ func isError(t types.Type) bool {
 		return true
 	}
 	// syscall.Errno from Syscall/RawSyscall.
-	n, ok := t.(*types.Named)
-	return ok && n.Obj().Name() == "Errno"
+	n, ok := types.Unalias(t).(*types.Named)
+	return ok && n.Obj().Name() == "Errno" && intr.PkgPath(n.Obj().Pkg()) == intr.SyscallPath
 }
 
 func isSetlkw(pass *analysis.Pass, e ast.Expr) bool {

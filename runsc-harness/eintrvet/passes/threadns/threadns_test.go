@@ -1,0 +1,13 @@
+package threadns_test
+
+import (
+	"testing"
+
+	"golang.org/x/tools/go/analysis/analysistest"
+
+	"github.com/restartsys/restartsys/runsc-harness/eintrvet/passes/threadns"
+)
+
+func TestAnalyzer(t *testing.T) {
+	analysistest.Run(t, analysistest.TestData(), threadns.Analyzer, "a")
+}
