@@ -278,10 +278,10 @@ func Compare(variants []Variant, runs []Run, expected []Expected) (*Document, er
 			sum.Shapes, sum.Dispositions = len(shapes), len(disps)
 			runFail := ""
 			switch {
-			case nativeFail != "":
-				runFail = nativeFail
 			case r.Report == nil:
 				runFail = "run failed: " + r.Failure
+			case nativeFail != "":
+				runFail = nativeFail
 			}
 			sum.Failure = runFail
 			for _, k := range keys {

@@ -20,7 +20,7 @@ import (
 )
 
 // ErrNotRoot is returned by CheckRoot when the harness is not root.
-var ErrNotRoot = errors.New("runsc-harness: must run as root (runsc needs it)")
+var ErrNotRoot = errors.New("must run as root (runsc needs it)")
 
 // CheckRoot fails with ErrNotRoot unless the effective user is root.
 func CheckRoot() error {
