@@ -1,0 +1,251 @@
+package main
+
+import (
+	"bytes"
+	"errors"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"regexp"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/restartsys/restartsys/patches"
+)
+
+// cliBin is the runsc-harness binary the CLI tests drive, built once.
+var cliBin string
+
+func TestMain(m *testing.M) {
+	dir, err := os.MkdirTemp("", "runsc-harness-test-")
+	if err != nil {
+		panic(err)
+	}
+	cliBin = filepath.Join(dir, "runsc-harness")
+	if out, err := exec.Command("go", "build", "-o", cliBin, ".").CombinedOutput(); err != nil {
+		os.RemoveAll(dir)
+		panic("building runsc-harness: " + err.Error() + "\n" + string(out))
+	}
+	code := m.Run()
+	os.RemoveAll(dir)
+	os.Exit(code)
+}
+
+// runCLI runs runsc-harness with args and extra environment and returns
+// its stdout, stderr and exit code.
+func runCLI(t *testing.T, env []string, args ...string) (string, string, int) {
+	t.Helper()
+	cmd := exec.Command(cliBin, args...)
+	cmd.Env = append(os.Environ(), env...)
+	var stdout, stderr bytes.Buffer
+	cmd.Stdout, cmd.Stderr = &stdout, &stderr
+	err := cmd.Run()
+	code := 0
+	var ee *exec.ExitError
+	if errors.As(err, &ee) {
+		code = ee.ExitCode()
+	} else if err != nil {
+		t.Fatalf("running runsc-harness: %v", err)
+	}
+	return stdout.String(), stderr.String(), code
+}
+
+// lastLine is the last non-empty line of s.
+func lastLine(s string) string {
+	lines := strings.Split(strings.TrimSpace(s), "\n")
+	return lines[len(lines)-1]
+}
+
+// copySeries copies the embedded series into a directory the test may edit.
+func copySeries(t *testing.T) string {
+	t.Helper()
+	dir := t.TempDir()
+	if err := os.CopyFS(dir, patches.FS); err != nil {
+		t.Fatal(err)
+	}
+	return dir
+}
+
+func TestBadInput(t *testing.T) {
+	missing := copySeries(t)
+	os.Remove(filepath.Join(missing, "core", "0002-pipe-restart-interrupted-fifo-open.patch"))
+
+	drifted := copySeries(t)
+	p := filepath.Join(drifted, "core", "0002-pipe-restart-interrupted-fifo-open.patch")
+	b, err := os.ReadFile(p)
+	if err != nil {
+		t.Fatal(err)
+	}
+	// Change a context line, as an upstream edit next to the fix would.
+	b = bytes.Replace(b, []byte(" \t\t\t\tfd.DecRef(ctx)\n"), []byte(" \t\t\t\tfd.DecRef(ctx) // moved\n"), 1)
+	os.WriteFile(p, b, 0o644)
+
+	noNet := []string{"GOPROXY=off", "GOMODCACHE=" + t.TempDir(), "GOFLAGS=-modcacherw"}
+	for _, tc := range []struct {
+		name     string
+		env      []string
+		args     []string
+		wantCode int
+		want     string // the exact last line of stderr
+	}{
+		{
+			name:     "unknown version",
+			args:     []string{"build", "--gvisor", "v0.0.0-20990101000000-abcdefabcdef"},
+			wantCode: 1,
+			want:     "runsc-harness build: unknown gVisor version v0.0.0-20990101000000-abcdefabcdef (see `runsc-harness versions`)",
+		},
+		{
+			name:     "date before the first snapshot",
+			args:     []string{"build", "--gvisor", "2020-01-01"},
+			wantCode: 1,
+			want:     "runsc-harness build: no gVisor snapshot on or before 2020-01-01 (the first is 2024-04-23, v0.0.0-20240423190808-9d7a357edefe)",
+		},
+		{
+			name:     "malformed date",
+			args:     []string{"build", "--gvisor", "2026-5-18"},
+			wantCode: 1,
+			want:     `runsc-harness build: "2026-5-18" is not a module version, a date (YYYY-MM-DD) or "latest"`,
+		},
+		{
+			name:     "unknown patch set",
+			args:     []string{"build", "--sets", "core,extras"},
+			wantCode: 1,
+			want:     `runsc-harness build: unknown patch set "extras" (known: core, parity)`,
+		},
+		{
+			name:     "series map names a missing patch",
+			args:     []string{"build", "--patches", missing},
+			wantCode: 1,
+			want:     `runsc-harness build: series.json: patch 2 ("0002"): patch file missing: open core/0002-pipe-restart-interrupted-fifo-open.patch: no such file or directory`,
+		},
+		{
+			name:     "patch does not apply",
+			args:     []string{"check", "--gvisor", "2026-05-18", "--patches", drifted},
+			wantCode: 1,
+			want:     "runsc-harness check: 1 problem(s) applying the series",
+		},
+		{
+			name:     "no proxy and nothing cached",
+			env:      noNet,
+			args:     []string{"build"},
+			wantCode: 1,
+			want:     "runsc-harness build: cannot list gvisor.dev/gvisor versions: the module proxy is unreachable (GOPROXY has no proxy) and the module cache has none",
+		},
+		{
+			name:     "unknown command",
+			args:     []string{"frobnicate"},
+			wantCode: 2,
+			want:     "  versions   list gVisor snapshots and which patches of the series each needs",
+		},
+		{
+			name:     "stray argument",
+			args:     []string{"versions", "--no-patches", "extra"},
+			wantCode: 2,
+		},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			_, stderr, code := runCLI(t, tc.env, tc.args...)
+			if code != tc.wantCode {
+				t.Errorf("exit code = %d, want %d; stderr:\n%s", code, tc.wantCode, stderr)
+			}
+			if tc.want != "" && lastLine(stderr) != tc.want {
+				t.Errorf("stderr ends with\n  %q\nwant\n  %q", lastLine(stderr), tc.want)
+			}
+		})
+	}
+
+	t.Run("patch does not apply names patch and file", func(t *testing.T) {
+		stdout, _, _ := runCLI(t, nil, "check", "--gvisor", "2026-05-18", "--patches", drifted)
+		want := "FAILED: patch 0002 (0002-pipe-restart-interrupted-fifo-open.patch) does not apply to v0.0.0-20260518063529-209a0ce076a1: patch failed: pkg/sentry/kernel/pipe/vfs.go:"
+		if !strings.Contains(stdout, want) {
+			t.Errorf("check output lacks %q:\n%s", want, stdout)
+		}
+	})
+}
+
+func TestVersionsOffline(t *testing.T) {
+	// With the proxy unreachable, the versions in the module cache are
+	// listed, and the user is told.
+	_, stderr, code := runCLI(t, []string{"GOPROXY=off"}, "versions", "--no-patches")
+	if code != 0 {
+		t.Fatalf("versions with GOPROXY=off: exit %d\n%s", code, stderr)
+	}
+	if !regexp.MustCompile(`note: module proxy unreachable; using the \d+ version\(s\) in the module cache`).MatchString(stderr) {
+		t.Errorf("no offline note in stderr:\n%s", stderr)
+	}
+}
+
+// TestCheckEverySnapshot applies the series to all known snapshots without
+// building them: every one must either apply or be upstream.
+func TestCheckEverySnapshot(t *testing.T) {
+	if testing.Short() {
+		t.Skip("downloads every gVisor snapshot")
+	}
+	stdout, stderr, code := runCLI(t, nil, "check")
+	if code != 0 {
+		t.Fatalf("check: exit %d\n%s\n%s", code, stdout, stderr)
+	}
+	rows := regexp.MustCompile(`(?m)^v0\.0\.0-\S+\s+\d{4}-\d\d-\d\d\s+(applied|already upstream)\s+(applied|already upstream)\s+ok$`).FindAllStringSubmatch(stdout, -1)
+	if len(rows) < 12 {
+		t.Fatalf("check reported %d good rows, want at least 12:\n%s", len(rows), stdout)
+	}
+	affected := 0
+	for _, r := range rows {
+		if r[1] == "applied" {
+			affected++
+		}
+		if r[2] != "applied" {
+			t.Errorf("FIFO patch not applied in row %q", r[0])
+		}
+	}
+	if affected != 10 {
+		t.Errorf("ConvertIntr patch applied to %d snapshots, want the 10 affected ones", affected)
+	}
+}
+
+// TestBuildStampsAndCaches builds stock and patched runsc for the default
+// affected version (minutes when cold), checks their version stamps, and
+// checks that a second identical build is served from the cache.
+func TestBuildStampsAndCaches(t *testing.T) {
+	if testing.Short() {
+		t.Skip("builds runsc")
+	}
+	out := t.TempDir()
+	stdout, stderr, code := runCLI(t, nil, "build", "--gvisor", "2026-05-18", "--out", out)
+	if code != 0 {
+		t.Fatalf("build: exit %d\n%s\n%s", code, stdout, stderr)
+	}
+	version := func(bin string) string {
+		b, err := exec.Command(filepath.Join(out, bin), "--version").Output()
+		if err != nil {
+			t.Fatalf("%s --version: %v", bin, err)
+		}
+		return string(b)
+	}
+	if got := version("runsc-stock"); !strings.HasPrefix(got, "runsc version v0.0.0-20260518063529-209a0ce076a1\n") {
+		t.Errorf("stock --version = %q", got)
+	}
+	if got := version("runsc-patched"); !regexp.MustCompile(`^runsc version v0\.0\.0-20260518063529-209a0ce076a1\+restartsys-core-[0-9a-f]{12}\.0001\.0002\n`).MatchString(got) {
+		t.Errorf("patched --version = %q, want the series id and both patches", got)
+	}
+	for _, want := range []string{filepath.Join(out, "runsc-stock"), filepath.Join(out, "runsc-patched")} {
+		if !strings.Contains(stdout, want) {
+			t.Errorf("build output does not name %s:\n%s", want, stdout)
+		}
+	}
+
+	start := time.Now()
+	stdout, stderr, code = runCLI(t, nil, "build", "--gvisor", "2026-05-18", "--out", out)
+	took := time.Since(start)
+	if code != 0 {
+		t.Fatalf("second build: exit %d\n%s", code, stderr)
+	}
+	if strings.Count(stdout, "(cached)") != 2 || strings.Contains(stderr, "still running") {
+		t.Errorf("second build was not served from the cache:\n%s\n%s", stdout, stderr)
+	}
+	t.Logf("second identical build took %v", took)
+	if took > 60*time.Second {
+		t.Errorf("second identical build took %v", took)
+	}
+}
