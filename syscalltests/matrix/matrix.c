@@ -1,3 +1,9 @@
+//go:build ignore
+
+// The constraint above keeps the go tool from treating this C file as part
+// of the Go package in this directory (a Go package without cgo may not
+// hold .c files); cc ignores it.
+
 // matrix: the signal(7) conformance matrix guest program.
 //
 // For every blocking call shape and every signal disposition it starts the
@@ -330,28 +336,28 @@ static int make_transport(struct cell *c, int tr, int small, char *err) {
   return fail(err, "transport");
 }
 
-// fill writes to fd without blocking until the kernel refuses more.
-static int fill(int fd, int tr, char *err) {
+// fill writes to fd without blocking until the kernel refuses more: writes
+// of 64 KiB until EAGAIN, then of half that size, and so on down to 1 byte,
+// so that the buffer is full to the byte in a few hundred writes whether the
+// kernel counts bytes or per-packet overhead.
+static int fill(int fd, char *err) {
   static char big[65536];
   set_nonblock(fd, 1);
-  int dgram = tr == T_UDGRAM || tr == T_USEQ || tr == T_UDP;
-  long n = 0;
-  if (!dgram) {
-    while (write(fd, big, sizeof big) > 0 && n++ < 10000) {
+  long writes = 0;
+  for (size_t sz = sizeof big; sz >= 1; sz /= 2) {
+    for (;;) {
+      if (write(fd, big, sz) >= 0) {
+        if (++writes > 200000) {
+          errno = EFBIG;
+          return fail(err, "fill never filled");
+        }
+        continue;
+      }
+      if (errno == EAGAIN || errno == EMSGSIZE || errno == ENOBUFS)
+        break;
+      return fail(err, "fill");
     }
   }
-  n = 0;
-  for (;;) {
-    ssize_t w = write(fd, big, 1);
-    if (w < 0)
-      break;
-    if (++n > 1000000) {
-      errno = EFBIG;
-      return fail(err, "fill never filled");
-    }
-  }
-  if (errno != EAGAIN)
-    return fail(err, "fill");
   set_nonblock(fd, 0);
   return 0;
 }
@@ -363,7 +369,7 @@ static void drain(int fd, struct run *r) {
   set_nonblock(fd, 1);
   long long end = now_ms() + 500;
   do {
-    while (read(fd, buf, sizeof buf) > 0) {
+    for (int i = 0; i < 1000 && read(fd, buf, sizeof buf) > 0; i++) {
     }
     if (atomic_load(&r->done))
       break;
@@ -468,7 +474,7 @@ static void complete_send1(struct cell *c, const struct shape *sh) {
 static int setup_full(struct cell *c, const struct shape *sh, char *err) {
   if (make_transport(c, sh->tr, 1, err) < 0)
     return -1;
-  return fill(c->fds[1], sh->tr, err);
+  return fill(c->fds[1], err);
 }
 
 static int setup_sndtimeo(struct cell *c, const struct shape *sh, char *err) {
@@ -1047,6 +1053,7 @@ struct outcome {
   int before_signal;
   int before_complete;
   int forced;
+  long long cell_ms;
   char note[256];
 };
 
@@ -1083,8 +1090,9 @@ static void print_report(FILE *f) {
     fprintf(f,
             ", \"counters\": {\"elapsed_ms\": %lld, "
             "\"returned_before_signal\": %d, \"returned_before_complete\": "
-            "%d, \"forced_unblock\": %d}",
-            o->elapsed_ms, o->before_signal, o->before_complete, o->forced);
+            "%d, \"forced_unblock\": %d, \"cell_ms\": %lld}",
+            o->elapsed_ms, o->before_signal, o->before_complete, o->forced,
+            o->cell_ms);
     if (o->note[0]) {
       fprintf(f, ", \"note\": ");
       json_str(f, o->note);
@@ -1297,6 +1305,27 @@ static void *watchdog(void *arg) {
   return NULL;
 }
 
+// count_fds returns the number of open file descriptors of this process.
+static int count_fds(void) {
+  int fd = open("/proc/self/fd", O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+  if (fd < 0)
+    return -1;
+  char buf[4096];
+  int n = 0;
+  long got;
+  while ((got = syscall(SYS_getdents64, fd, buf, sizeof buf)) > 0) {
+    for (long off = 0; off < got;) {
+      unsigned short reclen = *(unsigned short *)(buf + off + 16);
+      const char *name = buf + off + 19;
+      if (name[0] != '.')
+        n++;
+      off += reclen;
+    }
+  }
+  close(fd);
+  return n - 1; // the directory itself
+}
+
 static void usage(void) {
   fprintf(stderr, "usage: matrix [-list] [-filter SUBSTRING] "
                   "[-disp NAME[,NAME...]] [-settle MS] [-watchdog SECONDS]\n");
@@ -1373,6 +1402,7 @@ int main(int argc, char **argv) {
   pthread_t wd;
   pthread_create(&wd, NULL, watchdog, NULL);
 
+  int fds_before = count_fds();
   long long start = now_ms();
   for (int i = 0; i < NSHAPES; i++) {
     if (filter && !strstr(shapes[i].name, filter))
@@ -1382,16 +1412,34 @@ int main(int argc, char **argv) {
         continue;
       struct outcome o;
       current_cell = shapes[i].name;
+      long long t = now_ms();
       run_cell(&shapes[i], d, &o);
+      o.cell_ms = now_ms() - t;
       pthread_mutex_lock(&outs_mu);
       outs[nouts++] = o;
       pthread_mutex_unlock(&outs_mu);
     }
   }
   long long took = now_ms() - start;
-  rmdir(tmpdir);
+  // Every cell must release what it made: fds, children, files.
+  int leaks = 0;
+  int fds_after = count_fds();
+  if (fds_after != fds_before) {
+    fprintf(stderr, "matrix: leak: %d fds open before, %d after\n",
+            fds_before, fds_after);
+    leaks++;
+  }
+  if (waitpid(-1, NULL, WNOHANG) >= 0 || errno != ECHILD) {
+    fprintf(stderr, "matrix: leak: a child process is left\n");
+    leaks++;
+  }
+  if (rmdir(tmpdir) < 0) {
+    fprintf(stderr, "matrix: leak: rmdir %s: %s\n", tmpdir,
+            strerrorname_np(errno) ?: "?");
+    leaks++;
+  }
   pthread_mutex_lock(&outs_mu);
   print_report(stdout);
   fprintf(stderr, "matrix: %d cells in %lld ms\n", nouts, took);
-  return 0;
+  return leaks ? 4 : 0;
 }

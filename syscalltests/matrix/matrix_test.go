@@ -1,0 +1,264 @@
+package matrix
+
+import (
+	"bytes"
+	"context"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/restartsys/restartsys/syscalltests/guestio"
+)
+
+var dispositions = []string{"restart", "norestart", "ignore", "block"}
+
+// neverRestarted are the shapes that signal(7) (and Linux) fail with EINTR
+// when a handler interrupts them, with or without SA_RESTART.
+var neverRestarted = map[string]bool{
+	"epoll_wait/pipe":               true,
+	"poll/pipe":                     true,
+	"select/pipe":                   true,
+	"pselect/pipe":                  true,
+	"ppoll/pipe":                    true,
+	"nanosleep":                     true,
+	"clock_nanosleep/rel":           true,
+	"clock_nanosleep/abs":           true,
+	"sigsuspend":                    true,
+	"pause":                         true,
+	"futex-wait/timeout":            true,
+	"futex-wait-bitset/abs-timeout": true,
+	"recv/unix-stream/rcvtimeo":     true,
+	"read/unix-stream/rcvtimeo":     true,
+	"recv/unix-dgram/rcvtimeo":      true,
+	"recv/tcp/rcvtimeo":             true,
+	"recv/udp/rcvtimeo":             true,
+	"send/unix-stream/sndtimeo":     true,
+	"msgrcv":                        true,
+	"msgsnd/full":                   true,
+	"semop":                         true,
+	"semtimedop/timeout":            true,
+}
+
+// endedBySIGUSR2 are the shapes that only a signal ends: under "ignore" and
+// "block" the guest ends them with SIGUSR2 (a handler without SA_RESTART).
+var endedBySIGUSR2 = map[string]bool{"sigsuspend": true, "pause": true}
+
+// wakesWithoutError holds the one Linux quirk in the matrix: a TCP
+// recvfrom(NULL, 0, MSG_PEEK|MSG_TRUNC) sleeps once and returns 0 when a
+// signal wakes it, so it reports "ok" even without SA_RESTART.
+var wakesWithoutError = map[string]bool{"recvfrom/tcp/peek-trunc": true}
+
+// want is the native Linux outcome of a cell.
+func want(shape, disp string) guestio.Observed {
+	switch disp {
+	case "ignore", "block":
+		if endedBySIGUSR2[shape] {
+			return guestio.Observed{Result: "EINTR"}
+		}
+		return guestio.Observed{Result: "ok"}
+	case "restart":
+		if neverRestarted[shape] {
+			return guestio.Observed{Result: "EINTR", HandlerRan: true}
+		}
+		return guestio.Observed{Result: "ok", HandlerRan: true}
+	default: // norestart
+		if wakesWithoutError[shape] {
+			return guestio.Observed{Result: "ok", HandlerRan: true}
+		}
+		return guestio.Observed{Result: "EINTR", HandlerRan: true}
+	}
+}
+
+// build compiles matrix.c into a temporary directory.
+func build(t *testing.T) string {
+	t.Helper()
+	cc, err := exec.LookPath("cc")
+	if err != nil {
+		t.Skip("no C compiler (cc) on PATH")
+	}
+	srcs, err := filepath.Glob("*.c")
+	if err != nil || len(srcs) == 0 {
+		t.Fatalf("no C sources: %v", err)
+	}
+	bin := filepath.Join(t.TempDir(), "matrix")
+	args := append([]string{"-static", "-O2", "-pthread", "-Wall", "-o", bin}, srcs...)
+	out, err := exec.Command(cc, args...).CombinedOutput()
+	if err != nil {
+		t.Fatalf("cc %s: %v\n%s", strings.Join(args, " "), err, out)
+	}
+	return bin
+}
+
+// run runs the guest natively with args and decodes its report.
+func run(t *testing.T, bin string, args ...string) *guestio.Report {
+	t.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), 3*time.Minute)
+	defer cancel()
+	var stdout, stderr bytes.Buffer
+	cmd := exec.CommandContext(ctx, bin, args...)
+	cmd.Stdout = &stdout
+	cmd.Stderr = &stderr
+	if err := cmd.Run(); err != nil {
+		t.Fatalf("%s %v: %v\nstderr:\n%s", bin, args, err, stderr.String())
+	}
+	rep, err := guestio.Read(&stdout)
+	if err != nil {
+		t.Fatalf("decoding the report: %v", err)
+	}
+	if rep.Program != "matrix" {
+		t.Fatalf("program = %q, want %q", rep.Program, "matrix")
+	}
+	t.Logf("%s", strings.TrimSpace(stderr.String()))
+	return rep
+}
+
+// list returns the shape names the guest prints for -list.
+func list(t *testing.T, bin string, args ...string) []string {
+	t.Helper()
+	out, err := exec.Command(bin, append([]string{"-list"}, args...)...).Output()
+	if err != nil {
+		t.Fatalf("%s -list: %v", bin, err)
+	}
+	return strings.Fields(string(out))
+}
+
+// checkCells asserts the native oracle for every cell of rep and that the
+// cells are exactly shapes x dispositions, in order.
+func checkCells(t *testing.T, rep *guestio.Report, shapes []string) {
+	t.Helper()
+	if got, wantN := len(rep.Cases), len(shapes)*len(dispositions); got != wantN {
+		t.Fatalf("%d cases, want %d (%d shapes x %d dispositions)", got, wantN, len(shapes), len(dispositions))
+	}
+	for i, c := range rep.Cases {
+		shape, disp := shapes[i/len(dispositions)], dispositions[i%len(dispositions)]
+		if c.Shape != shape || c.Disposition != disp {
+			t.Errorf("case %d is %s/%s, want %s/%s", i, c.Shape, c.Disposition, shape, disp)
+			continue
+		}
+		if w := want(shape, disp); c.Observed != w {
+			t.Errorf("%s/%s: observed %+v, want %+v (note %q)", shape, disp, c.Observed, w, c.Note)
+		}
+		for _, k := range []string{"returned_before_signal", "forced_unblock"} {
+			if v, ok := c.Counters[k]; !ok || v != 0 {
+				t.Errorf("%s/%s: counter %s = %d (present %v), want 0 (note %q)", shape, disp, k, v, ok, c.Note)
+			}
+		}
+		if _, ok := c.Counters["elapsed_ms"]; !ok {
+			t.Errorf("%s/%s: no elapsed_ms counter", shape, disp)
+		}
+	}
+}
+
+func TestFlags(t *testing.T) {
+	bin := build(t)
+	all := list(t, bin)
+	if len(all) < 40 {
+		t.Errorf("-list prints %d shapes, want at least 40", len(all))
+	}
+	seen := map[string]bool{}
+	for _, s := range all {
+		if seen[s] {
+			t.Errorf("shape %q listed twice", s)
+		}
+		seen[s] = true
+	}
+	for name := range neverRestarted {
+		if !seen[name] {
+			t.Errorf("oracle names shape %q that the guest does not have", name)
+		}
+	}
+	tests := []struct {
+		filter string
+		want   []string
+	}{
+		{"read/pipe", []string{"read/pipe"}},
+		{"rcvtimeo", []string{"recv/unix-stream/rcvtimeo", "read/unix-stream/rcvtimeo", "recv/unix-dgram/rcvtimeo", "recv/tcp/rcvtimeo", "recv/udp/rcvtimeo"}},
+		{"no-such-shape", nil},
+	}
+	for _, tt := range tests {
+		t.Run(tt.filter, func(t *testing.T) {
+			got := list(t, bin, "-filter", tt.filter)
+			if strings.Join(got, " ") != strings.Join(tt.want, " ") {
+				t.Errorf("-list -filter %s = %q, want %q", tt.filter, got, tt.want)
+			}
+		})
+	}
+	rep := run(t, bin, "-filter", "read/pipe", "-disp", "norestart,block")
+	if len(rep.Cases) != 2 || rep.Cases[0].Disposition != "norestart" || rep.Cases[1].Disposition != "block" {
+		t.Errorf("-filter read/pipe -disp norestart,block gave %+v", rep.Cases)
+	}
+}
+
+// TestSignal7Facts checks the facts signal(7) states, each on its own small
+// run of the guest.
+func TestSignal7Facts(t *testing.T) {
+	bin := build(t)
+	tests := []struct {
+		shape, disp string
+		want        guestio.Observed
+	}{
+		{"read/pipe", "restart", guestio.Observed{Result: "ok", HandlerRan: true}},
+		{"read/pipe", "norestart", guestio.Observed{Result: "EINTR", HandlerRan: true}},
+		{"read/pipe", "ignore", guestio.Observed{Result: "ok"}},
+		{"read/pipe", "block", guestio.Observed{Result: "ok"}},
+		{"recvfrom/unix-seqpacket/peek-trunc", "restart", guestio.Observed{Result: "ok", HandlerRan: true}},
+		{"sigsuspend", "restart", guestio.Observed{Result: "EINTR", HandlerRan: true}},
+		{"sigsuspend", "block", guestio.Observed{Result: "EINTR"}},
+		{"nanosleep", "restart", guestio.Observed{Result: "EINTR", HandlerRan: true}},
+		{"nanosleep", "ignore", guestio.Observed{Result: "ok"}},
+		{"recv/unix-stream/rcvtimeo", "restart", guestio.Observed{Result: "EINTR", HandlerRan: true}},
+		{"send/unix-stream/sndtimeo", "restart", guestio.Observed{Result: "EINTR", HandlerRan: true}},
+		{"futex-wait", "restart", guestio.Observed{Result: "ok", HandlerRan: true}},
+		{"futex-wait/timeout", "restart", guestio.Observed{Result: "EINTR", HandlerRan: true}},
+		{"open/fifo-rdonly", "restart", guestio.Observed{Result: "ok", HandlerRan: true}},
+		{"msgrcv", "restart", guestio.Observed{Result: "EINTR", HandlerRan: true}},
+		{"semop", "restart", guestio.Observed{Result: "EINTR", HandlerRan: true}},
+		{"wait4/child", "restart", guestio.Observed{Result: "ok", HandlerRan: true}},
+		{"fcntl-setlkw/child", "norestart", guestio.Observed{Result: "EINTR", HandlerRan: true}},
+	}
+	for _, tt := range tests {
+		t.Run(tt.shape+"/"+tt.disp, func(t *testing.T) {
+			rep := run(t, bin, "-filter", tt.shape, "-disp", tt.disp)
+			var got []guestio.Case
+			for _, c := range rep.Cases {
+				if c.Shape == tt.shape {
+					got = append(got, c)
+				}
+			}
+			if len(got) != 1 {
+				t.Fatalf("%d cases for %s/%s, want 1", len(got), tt.shape, tt.disp)
+			}
+			if got[0].Observed != tt.want {
+				t.Errorf("observed %+v, want %+v (note %q)", got[0].Observed, tt.want, got[0].Note)
+			}
+			if w := want(tt.shape, tt.disp); w != tt.want {
+				t.Errorf("oracle function says %+v, table says %+v", w, tt.want)
+			}
+		})
+	}
+}
+
+// TestNativeOracle runs the whole matrix natively (about 20 s) and checks
+// every cell against the Linux rules above.
+func TestNativeOracle(t *testing.T) {
+	if testing.Short() {
+		t.Skip("the full matrix takes about 20 s")
+	}
+	if os.Getenv("MATRIX_SKIP_FULL") != "" {
+		t.Skip("MATRIX_SKIP_FULL is set")
+	}
+	bin := build(t)
+	shapes := list(t, bin)
+	rep := run(t, bin)
+	checkCells(t, rep, shapes)
+	for _, c := range rep.Cases {
+		if strings.HasPrefix(c.Shape, "nanosleep") && (c.Disposition == "ignore" || c.Disposition == "block") {
+			if ms := c.Counters["elapsed_ms"]; ms < 550 {
+				t.Errorf("%s/%s: slept %d ms, want the full 600 ms", c.Shape, c.Disposition, ms)
+			}
+		}
+	}
+}
