@@ -170,6 +170,19 @@ func WriteMarkdown(w io.Writer, d *Document) error {
 			}
 		}
 	}
+	b.WriteString("\n## Runs\n\n| guest | variant | result | time | logs |\n|---|---|---|---|---|\n")
+	for _, r := range d.Runs {
+		res := "report"
+		if r.Report != nil {
+			res = fmt.Sprintf("report, %d cells", len(r.Report.Cases))
+			if r.ExitCode != 0 {
+				res += fmt.Sprintf(", exit status %d", r.ExitCode)
+			}
+		} else {
+			res = "**failed**"
+		}
+		fmt.Fprintf(&b, "| %s | %s | %s | %.1fs | %s |\n", mdCell(r.Guest), mdCell(r.Variant), res, float64(r.DurationMS)/1000, mdCell(r.LogDir))
+	}
 	if p := d.Problems(); len(p) > 0 {
 		b.WriteString("\n## Problems\n\n")
 		for _, x := range p {
