@@ -264,3 +264,31 @@ func TestRunscDeadlineAndCancel(t *testing.T) {
 		})
 	}
 }
+
+func TestRunscCrashAtStart(t *testing.T) {
+	runsc := runscPath(t)
+	rt := runtimeFor(t, runsc)
+	b := bundle(t)
+	// No guest binary: runsc fails while starting the container.
+	if err := os.Remove(filepath.Join(b, "rootfs", "guest")); err != nil {
+		t.Fatal(err)
+	}
+	logDir := t.TempDir()
+	res, err := Run(context.Background(), RunOptions{
+		Runsc: runsc, StateRoot: rt.StateRoot, Variant: Variant{"systrap", "none", "default"},
+		Bundle: b, LogDir: logDir, Timeout: 60 * time.Second,
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if res.ExitCode == 0 || res.Failure() != "" {
+		t.Errorf("exit %d, failure %q: want a non-zero exit and no deadline failure", res.ExitCode, res.Failure())
+	}
+	logs, _ := filepath.Glob(filepath.Join(logDir, "runsc.log.*"))
+	if len(logs) == 0 {
+		t.Errorf("no runsc log kept in %s for a crash at start", logDir)
+	}
+	if len(res.Stderr) == 0 {
+		t.Error("runsc's complaint is not in stderr")
+	}
+}
