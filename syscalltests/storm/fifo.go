@@ -41,7 +41,12 @@ type execFIFO struct {
 	quit    chan struct{}
 	peerEnd chan error
 	retries atomic.Int64
-	rdwr    int
+	// eofs counts handshakes whose reader saw end of file instead of the
+	// byte; mismatches counts handshakes that delivered another byte.
+	eofs, mismatches atomic.Int64
+	rdwr             int
+	// peerPhase says what the peer is doing, for a hang's note.
+	peerPhase atomic.Pointer[string]
 }
 
 func newExecFIFO(cfg *config, writerBlocked bool) (*execFIFO, error) {
@@ -64,6 +69,19 @@ func newExecFIFO(cfg *config, writerBlocked bool) (*execFIFO, error) {
 		peerEnd:       make(chan error, 1),
 		rdwr:          -1,
 	}, nil
+}
+
+func (f *execFIFO) setPeerPhase(format string, args ...any) {
+	s := fmt.Sprintf(format, args...)
+	f.peerPhase.Store(&s)
+}
+
+// peerState describes what the peer was last doing.
+func (f *execFIFO) peerState() string {
+	if p := f.peerPhase.Load(); p != nil {
+		return *p
+	}
+	return "not started"
 }
 
 func (f *execFIFO) shape() string {
@@ -100,6 +118,7 @@ func (f *execFIFO) serve(r *run, tidc chan<- int) error {
 		for done := false; !done; {
 			var fd int
 			var err error
+			r.setPhase("round %d: %s", round, call)
 			for {
 				r.gate.enter()
 				fd, err = unix.Open(f.path, flags, 0)
@@ -116,6 +135,7 @@ func (f *execFIFO) serve(r *run, tidc chan<- int) error {
 				return fmt.Errorf("%s in round %d: %w", call, round, err)
 			}
 			if f.writerBlocked {
+				r.setPhase("round %d: handshake write", round)
 				err = writeByte(r, fd, handshakeByte(round), round, false)
 				unix.Close(fd)
 				if errors.Is(err, unix.EPIPE) {
@@ -129,6 +149,7 @@ func (f *execFIFO) serve(r *run, tidc chan<- int) error {
 				done = true
 				continue
 			}
+			r.setPhase("round %d: handshake read", round)
 			b, n, err := readByte(r, fd, round, false)
 			unix.Close(fd)
 			if err != nil {
@@ -137,17 +158,20 @@ func (f *execFIFO) serve(r *run, tidc chan<- int) error {
 			if n == 0 {
 				// End of file instead of the byte: the writer left.
 				if !counted {
-					r.wrongBytes.Add(1)
+					f.eofs.Add(1)
+					r.sawWrong(1, "round %d: the tested reader read end of file instead of byte %#x", round, handshakeByte(round))
 					counted = true
 				}
 				f.retries.Add(1)
 				continue
 			}
 			if b != handshakeByte(round) && !counted {
-				r.wrongBytes.Add(1)
+				f.mismatches.Add(1)
+				r.sawWrong(1, "round %d: the tested reader read byte %#x instead of %#x", round, b, handshakeByte(round))
 			}
 			done = true
 		}
+		r.setPhase("round %d: done", round)
 		f.ackc <- round
 		r.rounds.Add(1)
 	}
@@ -181,6 +205,7 @@ func readByte(r *run, fd int, round int64, peer bool) (byte, int, error) {
 func (f *execFIFO) peer(r *run, startc <-chan int64) error {
 	runtime.LockOSThread()
 	for round := range startc {
+		f.setPeerPhase("round %d: delay", round)
 		sleep(r.cfg.delay)
 		if err := f.peerRound(r, round); err != nil {
 			return err
@@ -205,6 +230,7 @@ func (f *execFIFO) peerRound(r *run, round int64) error {
 		}
 		var fd int
 		var err error
+		f.setPeerPhase("round %d attempt %d: open(%s)", round, attempt, flagNames)
 		if attempt == 0 {
 			// The first open is a plain blocking one, as runc's is.
 			for {
@@ -228,6 +254,7 @@ func (f *execFIFO) peerRound(r *run, round int64) error {
 			return fmt.Errorf("peer open(%q, %s) in round %d: %w", f.path, flagNames, round, err)
 		}
 		ok := true
+		f.setPeerPhase("round %d attempt %d: handshake", round, attempt)
 		if f.writerBlocked {
 			b, n, err := readByte(r, fd, round, true)
 			unix.Close(fd)
@@ -238,12 +265,14 @@ func (f *execFIFO) peerRound(r *run, round int64) error {
 			case n == 0:
 				// End of file: the tested writer's open was undone.
 				if attempt == 0 && !counted {
-					r.wrongBytes.Add(1)
+					f.eofs.Add(1)
+					r.sawWrong(1, "round %d: the peer reader read end of file instead of byte %#x", round, handshakeByte(round))
 					counted = true
 				}
 				ok = false
 			case b != handshakeByte(round) && !counted:
-				r.wrongBytes.Add(1)
+				f.mismatches.Add(1)
+				r.sawWrong(1, "round %d: the peer reader read byte %#x instead of %#x", round, b, handshakeByte(round))
 				counted = true
 			}
 		} else {
@@ -259,6 +288,7 @@ func (f *execFIFO) peerRound(r *run, round int64) error {
 			f.retries.Add(1)
 			continue
 		}
+		f.setPeerPhase("round %d attempt %d: waiting for the ack", round, attempt)
 		select {
 		case <-f.ackc:
 			return nil

@@ -178,6 +178,7 @@ func runCase(cfg *config, v variant, deadline time.Time) guestio.Case {
 		case serveErr = <-served:
 		case <-timer.C:
 			hang = true
+			notes = append(notes, hangNote(r, v))
 			r.stop.Store(true)
 			v.unblock()
 			select {
@@ -214,11 +215,16 @@ func runCase(cfg *config, v variant, deadline time.Time) guestio.Case {
 	}
 	if f, ok := v.(*execFIFO); ok {
 		c.Counters["handshake_retries"] = f.retries.Load()
+		c.Counters["handshake_eof"] = f.eofs.Load()
+		c.Counters["handshake_mismatch"] = f.mismatches.Load()
 	}
 	r.mu.Lock()
 	if r.sawFirstEINTR {
 		c.Counters["first_eintr_us"] = r.firstEINTRAt.Microseconds()
 		notes = append([]string{r.firstEINTR}, notes...)
+	}
+	if r.firstWrong != "" {
+		notes = append(notes, r.firstWrong)
 	}
 	r.mu.Unlock()
 	if hang {
@@ -238,6 +244,18 @@ func runCase(cfg *config, v variant, deadline time.Time) guestio.Case {
 		c.Note += n
 	}
 	return c
+}
+
+// hangNote describes where a case was stuck when its deadline passed.
+func hangNote(r *run, v variant) string {
+	s := "stuck: tested thread in " + r.phaseString()
+	if seq, in := r.gate.inside(); in {
+		s += fmt.Sprintf(" (inside the gated call, entry %d)", seq/2)
+	}
+	if p, ok := v.(interface{ peerState() string }); ok {
+		s += "; peer in " + p.peerState()
+	}
+	return s
 }
 
 // result is the Observed.Result of a case: "hang" when it did not finish,

@@ -48,13 +48,31 @@ type run struct {
 	signals     atomic.Int64
 	interrupted atomic.Int64
 
+	// phase says what the tested thread is doing, for a hang's note.
+	phase atomic.Pointer[string]
+
 	mu            sync.Mutex
+	firstWrong    string
 	firstEINTR    string
 	firstEINTRAt  time.Duration
 	sawFirstEINTR bool
 }
 
 func newRun(cfg *config) *run { return &run{cfg: cfg, start: time.Now()} }
+
+// setPhase records what the tested thread is about to do.
+func (r *run) setPhase(format string, args ...any) {
+	s := fmt.Sprintf(format, args...)
+	r.phase.Store(&s)
+}
+
+// phaseString returns the last phase recorded.
+func (r *run) phaseString() string {
+	if p := r.phase.Load(); p != nil {
+		return *p
+	}
+	return "not started"
+}
 
 // more reports whether the tested thread should start another round.
 func (r *run) more() bool {
@@ -87,6 +105,17 @@ func (r *run) sawEINTR(call string, round int64, peer bool) {
 	r.firstEINTRAt = at
 	r.firstEINTR = fmt.Sprintf("first EINTR: %s = -1 EINTR in round %d, %s after the case started, after %d signals (%d seen interrupting)",
 		call, round, at.Round(time.Microsecond), r.signals.Load(), r.interrupted.Load())
+}
+
+// sawWrong records n wrong bytes, and describes the first occurrence.
+func (r *run) sawWrong(n int64, format string, args ...any) {
+	if r.wrongBytes.Add(n) != n {
+		return
+	}
+	d := fmt.Sprintf("first wrong bytes: "+format+", %s after the case started", append(args, time.Since(r.start).Round(time.Microsecond))...)
+	r.mu.Lock()
+	r.firstWrong = d
+	r.mu.Unlock()
 }
 
 // storm sends SIGURG to thread tid of this process whenever the thread is

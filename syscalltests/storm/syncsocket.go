@@ -97,6 +97,7 @@ func (s *syncSocket) serve(r *run, tidc chan<- int) error {
 	for round := int64(0); ; round++ {
 		var n int
 		var err error
+		r.setPhase("round %d: %s", round, s.peekCall())
 		for {
 			r.gate.enter()
 			n, err = s.peekLen()
@@ -115,6 +116,7 @@ func (s *syncSocket) serve(r *run, tidc chan<- int) error {
 		if n == 0 {
 			return fmt.Errorf("round %d: %w", round, errPeerGone)
 		}
+		r.setPhase("round %d: read of %d bytes", round, n)
 		buf := make([]byte, n)
 		var m int
 		for {
@@ -127,13 +129,16 @@ func (s *syncSocket) serve(r *run, tidc chan<- int) error {
 		if err != nil {
 			return fmt.Errorf("read(%d, buf, %d) in round %d: %w", s.fd, n, round, err)
 		}
-		r.wrongBytes.Add(wrongBytes(buf[:m], packet(round)))
+		if bad := wrongBytes(buf[:m], packet(round)); bad > 0 {
+			r.sawWrong(bad, "round %d: packet of %d bytes (peeked length %d) has %d wrong bytes", round, m, n, bad)
+		}
 		r.rounds.Add(1)
 		more := r.more()
 		ack := []byte{ackStop}
 		if more {
 			ack[0] = ackMore
 		}
+		r.setPhase("round %d: ack", round)
 		if _, err := unix.Write(s.fd, ack); err != nil {
 			return fmt.Errorf("writing the ack of round %d: %w", round, err)
 		}
