@@ -180,6 +180,12 @@ func Run(ctx context.Context, o RunOptions) (*Result, error) {
 	if err := o.Variant.Validate(); err != nil {
 		return nil, err
 	}
+	// Leftover detection matches the root as runsc passes it on.
+	root, err := filepath.Abs(o.StateRoot)
+	if err != nil {
+		return nil, err
+	}
+	o.StateRoot = root
 	if o.ID == "" {
 		o.ID = fmt.Sprintf("rh-%d-%d", os.Getpid(), idSeq.Add(1))
 	}
