@@ -13,9 +13,9 @@ import (
 )
 
 // ackWait is how long the peer waits for the tested thread to finish a
-// round after the peer's half of the handshake succeeded, before it
-// assumes the tested thread went back to open(2) (after an EINTR that
-// undid its open) and offers itself again.
+// round after the peer's half of the handshake succeeded, before it checks
+// whether the tested thread went back to open(2) (after an interruption
+// that undid its open) and, if so, offers itself again.
 const ackWait = 100 * time.Millisecond
 
 // retryPause spaces out the peer's non-blocking retries.
@@ -219,14 +219,24 @@ func (f *execFIFO) peerRound(r *run, round int64) error {
 	counted := false
 	for attempt := 0; ; attempt++ {
 		if attempt > 0 {
-			select {
-			case <-f.ackc:
-				return nil
-			case <-f.quit:
-				return errQuit
-			default:
-			}
+			// Offer again only while the tested thread is back in open(2):
+			// otherwise it is finishing the round, and an extra open
+			// would leave an extra byte or an extra end behind.
+			f.setPeerPhase("round %d attempt %d: waiting for the tested thread to be in open or to ack", round, attempt)
 			sleep(retryPause)
+			for {
+				select {
+				case <-f.ackc:
+					return nil
+				case <-f.quit:
+					return errQuit
+				default:
+				}
+				if _, in := r.gate.inside(); in {
+					break
+				}
+				sleep(retryPause)
+			}
 		}
 		var fd int
 		var err error
