@@ -133,6 +133,8 @@ func WriteMarkdown(w io.Writer, d *Document) error {
 			status = "FAIL"
 		case s.Unexpected > 0:
 			status = "diverges"
+		case s.Divergences > 0:
+			status = "expected divergences only"
 		}
 		fmt.Fprintf(&b, "| %s | %s | %s | %s | %d | %s |\n", mdCell(s.Variant), s.Kind, mdCell(s.Guest), s.SummaryLine(), s.Unexpected, status)
 	}
