@@ -957,6 +957,11 @@ static void complete_sem(struct cell *c, const struct shape *sh) {
       {"recvmsg/" tname, setup_recv, op_recv, complete_send1, tr, C_RECVMSG}, \
       {"recvmmsg/" tname, setup_recv, op_recv, complete_send1, tr, C_RECVMMSG}
 
+// Native notes (Linux 6.18, the oracle):
+//  - recvfrom/tcp/peek-trunc asks for 0 bytes: tcp_recvmsg sleeps once and
+//    returns 0 when the signal wakes it, so even "norestart" gives "ok".
+//  - connect/unix-stream/backlog-full blocks on Linux; gVisor returns EAGAIN
+//    at once (a setup difference, not a signal one: returned_before_signal).
 static const struct shape shapes[] = {
     {"read/pipe", setup_recv, op_recv, complete_send1, T_PIPE, C_READ},
     RECV6(T_USTREAM, "unix-stream"),
