@@ -22,9 +22,16 @@
 //     constant including CLONE_NEWNS (the mount then lands in a mount
 //     namespace that only this thread is in).
 //
-// Limits: intra-procedural. A function called with the thread already
-// locked by its caller, or code running in a runtime.LockOSThread'ed init
-// (the runc/nsenter "init" pattern) is reported; a LockOSThread in a
+// Caller-locked functions are accepted: an unexported function or method
+// whose every use in the package is a direct call made after a
+// runtime.LockOSThread in the calling function (or from another
+// caller-locked function) is not checked. This is package-local and uses
+// no facts.
+//
+// Limits: otherwise intra-procedural. An exported function called with the
+// thread locked by its caller (in this or another package), a function also
+// used as a value, or code running in a runtime.LockOSThread'ed init (the
+// runc "init" pattern) is reported; a LockOSThread in a
 // different branch that does not dominate the call is accepted. Function
 // literals are separate functions: a goroutine that unshares must lock its
 // own thread. Whether UnlockOSThread is called (returning a changed thread
@@ -70,10 +77,14 @@ const (
 
 func run(pass *analysis.Pass) (any, error) {
 	insp := pass.ResultOf[inspect.Analyzer].(*inspector.Inspector)
+	locked := callerLocked(pass, insp)
 	for cur := range insp.Root().Preorder((*ast.FuncDecl)(nil), (*ast.FuncLit)(nil)) {
 		var body *ast.BlockStmt
 		switch n := cur.Node().(type) {
 		case *ast.FuncDecl:
+			if fn, ok := pass.TypesInfo.Defs[n.Name].(*types.Func); ok && locked[fn] {
+				continue
+			}
 			body = n.Body
 		case *ast.FuncLit:
 			body = n.Body
@@ -84,6 +95,90 @@ func run(pass *analysis.Pass) (any, error) {
 		checkFunc(pass, body)
 	}
 	return nil, nil
+}
+
+// callerLocked returns the unexported functions and methods of the package
+// all of whose uses are static calls made with the thread locked: after a
+// runtime.LockOSThread in the calling function, or from a function that is
+// itself caller-locked (computed to a fixpoint).
+func callerLocked(pass *analysis.Pass, insp *inspector.Inspector) map[*types.Func]bool {
+	type site struct {
+		caller  *types.Func // enclosing FuncDecl's function, nil for a FuncLit or package level
+		lockedH bool        // a LockOSThread precedes the call in its function
+	}
+	sites := map[*types.Func][]site{}
+	bad := map[*types.Func]bool{} // used other than as a direct call
+	lockPos := map[ast.Node]token.Pos{}
+	for cur := range insp.Root().Preorder((*ast.CallExpr)(nil)) {
+		call := cur.Node().(*ast.CallExpr)
+		if k, _ := classify(pass, call); k == lock {
+			if f := enclosingFunc(cur); f != nil {
+				if p, ok := lockPos[f.Node()]; !ok || call.Pos() < p {
+					lockPos[f.Node()] = call.Pos()
+				}
+			}
+		}
+	}
+	for cur := range insp.Root().Preorder((*ast.Ident)(nil)) {
+		id := cur.Node().(*ast.Ident)
+		fn, ok := pass.TypesInfo.Uses[id].(*types.Func)
+		if !ok || fn.Pkg() != pass.Pkg || fn.Exported() {
+			continue
+		}
+		// Find the call whose Fun is id (or a selector ending in id).
+		c := cur.Parent()
+		if sel, ok := c.Node().(*ast.SelectorExpr); ok && sel.Sel == id {
+			c = c.Parent()
+		}
+		call, ok := c.Node().(*ast.CallExpr)
+		if !ok || ast.Unparen(call.Fun) != id && !isSelOf(call.Fun, id) {
+			bad[fn] = true
+			continue
+		}
+		s := site{}
+		if f := enclosingFunc(cur); f != nil {
+			if p, ok := lockPos[f.Node()]; ok && p < call.Pos() {
+				s.lockedH = true
+			}
+			if fd, ok := f.Node().(*ast.FuncDecl); ok {
+				s.caller, _ = pass.TypesInfo.Defs[fd.Name].(*types.Func)
+			}
+		}
+		sites[fn] = append(sites[fn], s)
+	}
+	locked := map[*types.Func]bool{}
+	for changed := true; changed; {
+		changed = false
+		for fn, ss := range sites {
+			if locked[fn] || bad[fn] {
+				continue
+			}
+			all := true
+			for _, s := range ss {
+				if !s.lockedH && (s.caller == nil || !locked[s.caller]) {
+					all = false
+					break
+				}
+			}
+			if all {
+				locked[fn] = true
+				changed = true
+			}
+		}
+	}
+	return locked
+}
+
+func isSelOf(e ast.Expr, id *ast.Ident) bool {
+	sel, ok := ast.Unparen(e).(*ast.SelectorExpr)
+	return ok && sel.Sel == id
+}
+
+func enclosingFunc(cur inspector.Cursor) *inspector.Cursor {
+	for c := range cur.Enclosing((*ast.FuncDecl)(nil), (*ast.FuncLit)(nil)) {
+		return &c
+	}
+	return nil
 }
 
 func checkFunc(pass *analysis.Pass, body *ast.BlockStmt) {

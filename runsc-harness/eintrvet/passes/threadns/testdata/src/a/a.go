@@ -75,3 +75,40 @@ func mountAfterUTS() error {
 func notNS() {
 	unix.RawSyscall(unix.SYS_GETPID, 0, 0, 0)
 }
+
+// setNS must be called with the thread locked; all its callers do.
+func setNS(fd int) error { return unix.Setns(fd, 0) }
+
+func callerLocks(fd int) error {
+	runtime.LockOSThread()
+	return setNS(fd)
+}
+
+type rpc struct{}
+
+func (rpc) thread() error { return unix.Unshare(0x200) }
+
+func (r rpc) start() {
+	go func() {
+		runtime.LockOSThread()
+		_ = r.thread()
+	}()
+}
+
+// setNS2 has one unlocked caller: still reported.
+func setNS2(fd int) error { return unix.Setns(fd, 0) } // want `unix.Setns changes only`
+
+func callerLocks2(fd int) error {
+	runtime.LockOSThread()
+	return setNS2(fd)
+}
+
+func callerForgets(fd int) error { return setNS2(fd) }
+
+// SetNS3 is exported: callers elsewhere are unknown.
+func SetNS3(fd int) error { return unix.Setns(fd, 0) } // want `unix.Setns changes only`
+
+func callerLocks3(fd int) error {
+	runtime.LockOSThread()
+	return SetNS3(fd)
+}
