@@ -1,0 +1,161 @@
+package bazel
+
+import (
+	"os"
+	"path/filepath"
+	"regexp"
+	"slices"
+	"sort"
+	"testing"
+
+	"golang.org/x/mod/modfile"
+	"golang.org/x/mod/semver"
+)
+
+// offlineRulesGo is the rules_go release WORKSPACE must pin: the newest
+// that loads on Bazel 4.2.3, the one patches/rules_go/ is written against.
+const offlineRulesGo = "v0.34.0"
+
+// root is the workspace root, both under "go test" (run in this package's
+// directory) and under "bazel test" (run in the same place in runfiles).
+const root = "../.."
+
+func readRoot(t *testing.T, name string) []byte {
+	t.Helper()
+	b, err := os.ReadFile(filepath.Join(root, name))
+	if err != nil {
+		t.Fatal(err)
+	}
+	return b
+}
+
+func TestRepoName(t *testing.T) {
+	tests := []struct {
+		module, want string
+	}{
+		{"golang.org/x/sys", "org_golang_x_sys"},
+		{"github.com/google/go-cmp", "com_github_google_go_cmp"},
+		{"github.com/opencontainers/runtime-spec", "com_github_opencontainers_runtime_spec"},
+		{"gvisor.dev/gvisor", "dev_gvisor_gvisor"},
+		{"example.com", "com_example"},
+	}
+	for _, tt := range tests {
+		if got := RepoName(tt.module); got != tt.want {
+			t.Errorf("RepoName(%q) = %q, want %q", tt.module, got, tt.want)
+		}
+	}
+}
+
+func TestLabel(t *testing.T) {
+	tests := []struct {
+		module, pkg, want string
+	}{
+		{"golang.org/x/sys", "golang.org/x/sys/unix", "@org_golang_x_sys//unix:unix"},
+		{"github.com/google/go-cmp", "github.com/google/go-cmp/cmp/cmpopts", "@com_github_google_go_cmp//cmp/cmpopts:cmpopts"},
+		{"example.com/m", "example.com/m", "@com_example_m//:m"},
+	}
+	for _, tt := range tests {
+		if got := Label(tt.module, tt.pkg); got != tt.want {
+			t.Errorf("Label(%q, %q) = %q, want %q", tt.module, tt.pkg, got, tt.want)
+		}
+	}
+}
+
+func TestParsers(t *testing.T) {
+	src := []byte(`
+# bazel_dep(name = "commented", version = "9")
+bazel_dep(name = "rules_go", version = "0.60.0", repo_name = "io_bazel_rules_go")
+bazel_dep(name = "gazelle", version = "0.47.0")
+materialised_repository(
+    name = "io_bazel_rules_go",
+    path = "x",
+    version = "v0.34.0",
+)
+use_repo(go_deps, "a_b", "c_d")
+`)
+	deps, err := BazelDeps(src)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if want := map[string]string{"rules_go": "0.60.0", "gazelle": "0.47.0"}; len(deps) != 2 || deps["rules_go"] != want["rules_go"] || deps["gazelle"] != want["gazelle"] {
+		t.Errorf("BazelDeps = %v, want %v", deps, want)
+	}
+	if v, err := RepositoryVersion(src, "materialised_repository", "io_bazel_rules_go"); err != nil || v != "v0.34.0" {
+		t.Errorf("RepositoryVersion = %q, %v; want v0.34.0", v, err)
+	}
+	if _, err := RepositoryVersion(src, "materialised_repository", "missing"); err == nil {
+		t.Error("RepositoryVersion of a missing repository: no error")
+	}
+	if got, err := StringArgs(src, "use_repo"); err != nil || !slices.Equal(got, []string{"a_b", "c_d"}) {
+		t.Errorf("StringArgs = %q, %v", got, err)
+	}
+	if _, err := BazelDeps([]byte(`bazel_dep(name = "a", version = "1") bazel_dep(name = "a", version = "2")`)); err == nil {
+		t.Error("BazelDeps with a duplicate: no error")
+	}
+	if _, err := StringArgs([]byte(`use_repo(x, "a") use_repo(y, "b")`), "use_repo"); err == nil {
+		t.Error("StringArgs with two calls: no error")
+	}
+}
+
+// TestGoModules checks that WORKSPACE and MODULE.bazel declare exactly one
+// repository per module go.mod requires, under gazelle's names.
+func TestGoModules(t *testing.T) {
+	mf, err := modfile.Parse("go.mod", readRoot(t, "go.mod"), nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var want []string
+	for _, r := range mf.Require {
+		want = append(want, RepoName(r.Mod.Path))
+	}
+	sort.Strings(want)
+	for _, c := range []struct{ file, fn string }{
+		{"WORKSPACE", "materialised_go_modules"},
+		{"MODULE.bazel", "use_repo"},
+	} {
+		got, err := StringArgs(readRoot(t, c.file), c.fn)
+		if err != nil {
+			t.Fatalf("%s: %v", c.file, err)
+		}
+		sort.Strings(got)
+		if !slices.Equal(got, want) {
+			t.Errorf("%s %s = %q, want %q (one per go.mod require)", c.file, c.fn, got, want)
+		}
+	}
+}
+
+// TestRulesGoVersions checks the documented relation of the rules_go
+// versions: WORKSPACE and setup.sh pin the one release the patch series is
+// for; MODULE.bazel needs a newer one (v0.34.0 predates Go 1.26, and the
+// releases after it do not load on Bazel 4, so they cannot be equal).
+func TestRulesGoVersions(t *testing.T) {
+	ws, err := RepositoryVersion(readRoot(t, "WORKSPACE"), "materialised_repository", "io_bazel_rules_go")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if ws != offlineRulesGo {
+		t.Errorf("WORKSPACE pins rules_go %s, want %s", ws, offlineRulesGo)
+	}
+	setup, err := os.ReadFile("setup.sh")
+	if err != nil {
+		t.Fatal(err)
+	}
+	m := regexp.MustCompile(`(?m)^RULES_GO_VERSION=(\S+)$`).FindSubmatch(setup)
+	if m == nil || string(m[1]) != ws {
+		t.Errorf("setup.sh RULES_GO_VERSION = %q, want %s (as WORKSPACE)", m, ws)
+	}
+	deps, err := BazelDeps(readRoot(t, "MODULE.bazel"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	mod, ok := deps["rules_go"]
+	if !ok {
+		t.Fatal("MODULE.bazel has no bazel_dep rules_go")
+	}
+	if !semver.IsValid("v"+mod) || semver.Compare("v"+mod, ws) <= 0 {
+		t.Errorf("MODULE.bazel rules_go %s, want a valid version newer than WORKSPACE's %s", mod, ws)
+	}
+	if _, ok := deps["gazelle"]; !ok {
+		t.Error("MODULE.bazel has no bazel_dep gazelle (go_deps comes from it)")
+	}
+}
