@@ -26,7 +26,11 @@
 //
 // Not reported: comparisons whose other operand has a concrete type (for
 // example a unix.Errno from unix.Syscall compared with unix.EINTR is
-// correct); switch statements on a concrete-typed tag; map lookups keyed by
+// correct); comparisons whose other operand is a local variable (declared in
+// the enclosing function, address never taken) every assignment of which is
+// the error result of a direct golang.org/x/sys/unix or syscall call
+// (`n, err := unix.Read(...); if err == unix.EINTR`): those functions return
+// nil or a bare syscall.Errno, so identity is exact; switch statements on a concrete-typed tag; map lookups keyed by
 // error identity (linuxerr's errorMap); and the body of
 // linuxerr.Equals itself, which implements equality. (Equals compares its
 // parameters, `e == err || unixErr == err`, never a named interrupt value,
@@ -92,6 +96,9 @@ func run(pass *analysis.Pass) (any, error) {
 			default:
 				continue
 			}
+			if bareErrno(pass, cur, other) {
+				continue
+			}
 			file := enclosingFile(cur)
 			d := analysis.Diagnostic{
 				Pos:     n.Pos(),
@@ -103,7 +110,7 @@ func run(pass *analysis.Pass) (any, error) {
 			}
 			pass.Report(d)
 		case *ast.SwitchStmt:
-			if n.Tag == nil || !isIface(pass.TypesInfo.TypeOf(n.Tag)) {
+			if n.Tag == nil || !isIface(pass.TypesInfo.TypeOf(n.Tag)) || bareErrno(pass, cur, n.Tag) {
 				continue
 			}
 			file := enclosingFile(cur)
@@ -125,6 +132,88 @@ func run(pass *analysis.Pass) (any, error) {
 		}
 	}
 	return nil, nil
+}
+
+// bareErrno reports whether e is a local variable of the function enclosing
+// cur whose every assignment is the error result of a direct call of a
+// golang.org/x/sys/unix or syscall function. Those return nil or a bare
+// syscall.Errno, never a wrapped error or another representation, so the
+// identity comparison is exact.
+func bareErrno(pass *analysis.Pass, cur inspector.Cursor, e ast.Expr) bool {
+	id, ok := ast.Unparen(e).(*ast.Ident)
+	if !ok {
+		return false
+	}
+	v, ok := pass.TypesInfo.Uses[id].(*types.Var)
+	if !ok || v.IsField() {
+		return false
+	}
+	var body *ast.BlockStmt
+	for c := range cur.Enclosing((*ast.FuncDecl)(nil), (*ast.FuncLit)(nil)) {
+		switch f := c.Node().(type) {
+		case *ast.FuncDecl:
+			body = f.Body
+		case *ast.FuncLit:
+			body = f.Body
+		}
+		break
+	}
+	if body == nil || v.Pos() < body.Pos() || v.Pos() >= body.End() {
+		return false // parameter, result, or declared outside this function
+	}
+	isV := func(e ast.Expr) bool {
+		id, ok := ast.Unparen(e).(*ast.Ident)
+		return ok && (pass.TypesInfo.Defs[id] == v || pass.TypesInfo.Uses[id] == v)
+	}
+	fromSyscall := func(rhs ast.Expr, idx, n int) bool {
+		call, ok := ast.Unparen(rhs).(*ast.CallExpr)
+		if !ok || idx != n-1 {
+			return false
+		}
+		fn := intr.Callee(pass.TypesInfo, call)
+		return fn != nil && intr.IsSyscallFunc(fn, fn.Name())
+	}
+	ok, assigned := true, false
+	ast.Inspect(body, func(n ast.Node) bool {
+		if !ok {
+			return false
+		}
+		switch n := n.(type) {
+		case *ast.UnaryExpr:
+			if n.Op == token.AND && isV(n.X) {
+				ok = false // address taken
+			}
+		case *ast.AssignStmt:
+			for i, l := range n.Lhs {
+				if !isV(l) {
+					continue
+				}
+				assigned = true
+				if len(n.Rhs) != 1 || n.Tok != token.ASSIGN && n.Tok != token.DEFINE || !fromSyscall(n.Rhs[0], i, len(n.Lhs)) {
+					ok = false
+				}
+			}
+		case *ast.ValueSpec:
+			for i, name := range n.Names {
+				if !isV(name) {
+					continue
+				}
+				if len(n.Values) == 0 {
+					continue // zero value nil
+				}
+				assigned = true
+				if len(n.Values) != 1 || !fromSyscall(n.Values[0], i, len(n.Names)) {
+					ok = false
+				}
+			}
+		case *ast.RangeStmt:
+			if (n.Key != nil && isV(n.Key)) || (n.Value != nil && isV(n.Value)) {
+				ok = false
+			}
+		}
+		return ok
+	})
+	return ok && assigned
 }
 
 // isIface reports whether t is an interface type (but not a type parameter).

@@ -14,7 +14,8 @@
 // object (package path + name), so renamed, dot- and vendored imports count:
 //
 //	Read Readv Write Writev Recvfrom Recvmsg RecvmsgBuffers Sendto Sendmsg
-//	SendmsgN SendmsgBuffers Accept Accept4 Connect Wait4 Waitid
+//	SendmsgN SendmsgBuffers Accept Accept4 Connect
+//	Wait4 Waitid unless the options argument is a constant including WNOHANG
 //	Flock        unless the how argument is a constant including LOCK_NB
 //	FcntlFlock   only when the cmd argument is the constant F_SETLKW or
 //	             F_OFD_SETLKW (by name or Linux value 7 / 38)
@@ -111,6 +112,7 @@ var trapNames = map[string]bool{
 // Linux values (identical on amd64 and arm64).
 const (
 	lockNB          = 0x4
+	wNohang         = 0x1
 	fSetlkw         = 7
 	fOFDSetlkw      = 38
 	oNonblock       = 0x800
@@ -187,6 +189,15 @@ func match(pass *analysis.Pass, call *ast.CallExpr, fn *types.Func) (string, int
 	}
 	name := fn.Name()
 	switch {
+	case name == "Wait4" || name == "Waitid":
+		// WNOHANG never blocks, so never fails with EINTR.
+		optArg := map[string]int{"Wait4": 2, "Waitid": 3}[name]
+		if len(call.Args) > optArg {
+			if v, ok := intConst(pass, call.Args[optArg]); ok && v&wNohang != 0 {
+				return "", 0, false
+			}
+		}
+		return name, last, true
 	case plainCalls[name]:
 		return name, last, true
 	case name == "Flock":

@@ -10,6 +10,7 @@ const (
 	EAGAIN = syscall.Errno(0xb)
 
 	LOCK_EX = 0x2
+	WNOHANG = 0x1
 	LOCK_NB = 0x4
 
 	F_SETLK  = 0x6
