@@ -11,6 +11,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/restartsys/restartsys/runsc-harness/internal/build"
 	"github.com/restartsys/restartsys/runsc-harness/internal/guests"
 	"github.com/restartsys/restartsys/runsc-harness/internal/oci"
 	"github.com/restartsys/restartsys/runsc-harness/internal/report"
@@ -100,6 +101,11 @@ type runConfig struct {
 	expected  string
 	debug     bool
 	guestArgs []string
+	// gvisor, when set, builds stock and patched runsc for that version
+	// (with the series sets in sets, cached in cache) and runs both.
+	gvisor string
+	sets   seriesFlags
+	cache  string
 }
 
 func parseRunFlags(args []string) (*runConfig, error) {
@@ -119,6 +125,9 @@ func parseRunFlags(args []string) (*runConfig, error) {
 	fs.StringVar(&c.state, "state", "", "private runsc state root directory (default: a fresh temporary directory)")
 	fs.StringVar(&c.expected, "expected", "", "JSON file listing expected divergences [{shape, disposition, kind, reason}]")
 	fs.BoolVar(&c.debug, "debug", false, "pass --debug to runsc (verbose logs in each run's log directory)")
+	fs.StringVar(&c.gvisor, "gvisor", "", "build (or take from the cache) stock and patched runsc for this gVisor version and run both")
+	fs.StringVar(&c.cache, "cache", build.DefaultCacheDir(), "build cache directory, with --gvisor ($RESTARTSYS_CACHE)")
+	c.sets.register(fs)
 	fs.Usage = func() {
 		fmt.Fprintf(fs.Output(), "usage: runsc-harness run [flags] [-- guest args]\n\n")
 		fs.PrintDefaults()
@@ -145,11 +154,11 @@ func parseRunFlags(args []string) (*runConfig, error) {
 	if len(c.guestArgs) > 0 && len(c.guests) > 1 {
 		return nil, fmt.Errorf("guest arguments %q need a single --guest (the guests take different flags)", c.guestArgs)
 	}
-	if c.native && len(c.runtimes) > 0 {
-		return nil, errors.New("--native runs without runsc: drop --runsc or --native")
+	if c.native && (len(c.runtimes) > 0 || c.gvisor != "") {
+		return nil, errors.New("--native runs without runsc: drop --runsc/--gvisor or --native")
 	}
-	if !c.native && len(c.runtimes) == 0 {
-		return nil, errors.New("no --runsc NAME=PATH given (or use --native)")
+	if !c.native && len(c.runtimes) == 0 && c.gvisor == "" {
+		return nil, errors.New("no --runsc NAME=PATH or --gvisor V given (or use --native)")
 	}
 	if c.timeout <= 0 {
 		return nil, errors.New("--timeout must be positive")
@@ -196,29 +205,74 @@ func runRun(ctx context.Context, args []string) error {
 		fmt.Fprintf(os.Stderr, "runsc-harness run: %v\n", err)
 		return errUsage
 	}
+	d, err := runGuests(ctx, c)
+	if err != nil {
+		return err
+	}
+	return problems(d)
+}
+
+// addBuiltRunsc builds (or takes from the cache) stock and patched runsc
+// for c.gvisor and adds them to c.runtimes as "stock" and "patched".
+func addBuiltRunsc(ctx context.Context, c *runConfig) error {
+	ser, _, err := c.sets.load()
+	if err != nil {
+		return err
+	}
+	v, err := resolveVersion(ctx, c.gvisor, os.Stderr)
+	if err != nil {
+		return err
+	}
+	res, err := build.Build(ctx, build.Options{
+		Version: v.Version, Series: ser, Sets: c.sets.setList(), CacheDir: c.cache, Progress: os.Stderr,
+	})
+	if err != nil {
+		return err
+	}
+	c.runtimes = append(c.runtimes,
+		namedRunsc{name: "stock", kind: report.Stock, path: res.Stock.Path},
+		namedRunsc{name: "patched", kind: report.Patched, path: res.Patched.Path})
+	fmt.Fprintf(os.Stderr, "stock   runsc %s: %s\npatched runsc %s: %s\n", res.Stock.Stamp, res.Stock.Path, res.Patched.Stamp, res.Patched.Path)
+	return nil
+}
+
+// runGuests runs the configured guests natively and under every runsc
+// variant, writes the reports into c.out and returns the comparison. It
+// fails only when the runs could not be made; divergences are in the
+// document.
+func runGuests(ctx context.Context, c *runConfig) (_ *report.Document, retErr error) {
+	var err error
+	if c.gvisor != "" {
+		if err := sandbox.CheckRoot(); err != nil {
+			return nil, err
+		}
+		if err := addBuiltRunsc(ctx, c); err != nil {
+			return nil, err
+		}
+	}
 	var expected []report.Expected
 	if c.expected != "" {
 		if expected, err = report.LoadExpected(c.expected); err != nil {
-			return err
+			return nil, err
 		}
 	}
 	if !c.native {
 		if err := sandbox.CheckRoot(); err != nil {
-			return err
+			return nil, err
 		}
 	}
 	repo, err := guests.RepoRoot(".")
 	if err != nil {
-		return err
+		return nil, err
 	}
 	if c.out == "" {
 		c.out = filepath.Join(repo, "out", "run-"+time.Now().Format("20060102-150405"))
 	}
 	if c.out, err = filepath.Abs(c.out); err != nil {
-		return err
+		return nil, err
 	}
 	if err := os.MkdirAll(c.out, 0o755); err != nil {
-		return err
+		return nil, err
 	}
 
 	builder := &guests.Builder{RepoRoot: repo, OutDir: filepath.Join(repo, "out", "guests"), Log: os.Stderr}
@@ -226,10 +280,10 @@ func runRun(ctx context.Context, args []string) error {
 	for _, name := range c.guests {
 		g, err := guests.Lookup(name)
 		if err != nil {
-			return err
+			return nil, err
 		}
 		if bins[name], err = builder.Build(ctx, g); err != nil {
-			return err
+			return nil, err
 		}
 	}
 
@@ -238,27 +292,30 @@ func runRun(ctx context.Context, args []string) error {
 	stateBase := c.state
 	if stateBase == "" {
 		if stateBase, err = os.MkdirTemp("", "rh-state-"); err != nil {
-			return err
+			return nil, err
 		}
 		defer os.RemoveAll(stateBase)
 	}
 	if stateBase, err = filepath.Abs(stateBase); err != nil {
-		return err
+		return nil, err
 	}
 	runtimes := map[string]sandbox.Runtime{}
 	for _, r := range c.runtimes {
 		rt := sandbox.Runtime{Runsc: r.path, StateRoot: filepath.Join(stateBase, r.name)}
 		if err := os.MkdirAll(rt.StateRoot, 0o700); err != nil {
-			return err
+			return nil, err
 		}
 		runtimes[r.name] = rt
 	}
-	var cleanupErr error
+	// A sandbox that could not be cleaned up fails the run, even one
+	// whose guests all passed.
 	defer func() {
 		for _, rt := range runtimes {
 			if err := rt.CleanupAll(); err != nil {
 				fmt.Fprintf(os.Stderr, "runsc-harness run: cleanup of %s: %v\n", rt.StateRoot, err)
-				cleanupErr = err
+				if retErr == nil {
+					retErr = err
+				}
 			}
 		}
 	}()
@@ -283,7 +340,7 @@ func runRun(ctx context.Context, args []string) error {
 			Binary: bins[name], Args: c.guestArgs, LogDir: filepath.Join(logRoot, "native"), Timeout: c.timeout,
 		})
 		if err != nil {
-			return err
+			return nil, err
 		}
 		runs = append(runs, toRun(name, report.NativeVariant, c.guestArgs, res))
 		for _, r := range c.runtimes {
@@ -298,7 +355,7 @@ func runRun(ctx context.Context, args []string) error {
 				}
 				if _, err := os.Stat(bundleDir); errors.Is(err, os.ErrNotExist) {
 					if _, err := oci.Write(bundleDir, oci.Options{Binary: bins[name], Args: c.guestArgs, HostNetwork: v.Network == "host"}); err != nil {
-						return err
+						return nil, err
 					}
 				}
 				res, err := sandbox.Run(ctx, sandbox.RunOptions{
@@ -308,7 +365,7 @@ func runRun(ctx context.Context, args []string) error {
 					Timeout: c.timeout,
 				})
 				if err != nil {
-					return fmt.Errorf("%s under %s: %w", name, vname, err)
+					return nil, fmt.Errorf("%s under %s: %w", name, vname, err)
 				}
 				runs = append(runs, toRun(name, vname, c.guestArgs, res))
 			}
@@ -317,18 +374,15 @@ func runRun(ctx context.Context, args []string) error {
 
 	d, err := report.Compare(variants, runs, expected)
 	if err != nil {
-		return err
+		return nil, err
 	}
 	if err := writeReports(d, c.out); err != nil {
-		return err
+		return nil, err
 	}
 	if err := ctx.Err(); err != nil {
-		return fmt.Errorf("interrupted; partial reports in %s: %w", c.out, err)
+		return d, fmt.Errorf("interrupted; partial reports in %s: %w", c.out, err)
 	}
-	if cleanupErr != nil {
-		return cleanupErr
-	}
-	return problems(d)
+	return d, nil
 }
 
 // toRun turns a sandbox result into a report run, reading the guest's
