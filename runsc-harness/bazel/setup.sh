@@ -71,8 +71,11 @@ if current "$M/rules_go" "$stamp"; then
 	log "rules_go $RULES_GO_VERSION up to date"
 else
 	log "materialising rules_go $RULES_GO_VERSION"
-	src=$(cd "$M" && GOFLAGS=-mod=mod go mod download -json "$RULES_GO_MODULE@$RULES_GO_VERSION" |
+	# Outside any module, so that nothing touches this repository's go.mod.
+	dl=$(mktemp -d)
+	src=$(cd "$dl" && GOFLAGS= go mod download -json "$RULES_GO_MODULE@$RULES_GO_VERSION" |
 		sed -n 's/^[[:space:]]*"Dir": "\(.*\)",$/\1/p')
+	rmdir "$dl"
 	[ -n "$src" ] && [ -d "$src" ] || die "go mod download $RULES_GO_MODULE@$RULES_GO_VERSION gave no directory"
 	tmp=$(mktemp -d "$M/rules_go.tmp.XXXXXX")
 	trap 'rm -rf "$tmp"' EXIT
