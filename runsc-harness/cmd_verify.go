@@ -46,7 +46,11 @@ func runVerify(ctx context.Context, args []string) error {
 	}
 	c.variants = []sandbox.Variant{v}
 	if *duration > 0 {
-		c.guestArgs = []string{"-duration", duration.String()}
+		// The storm runs its three cases one after the other; its own
+		// deadline and the harness's must leave room for all three.
+		guestTimeout := 3**duration + 30*time.Second
+		c.guestArgs = []string{"-duration", duration.String(), "-timeout", guestTimeout.String()}
+		c.timeout = guestTimeout + time.Minute
 	}
 	d, err := runGuests(ctx, c)
 	if err != nil {
