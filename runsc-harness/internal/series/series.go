@@ -58,6 +58,9 @@ type Patch struct {
 	Detect Detect `json:"detect"`
 	// UpstreamTest names the gVisor test/syscalls test that covers the fix.
 	UpstreamTest string `json:"upstream_test,omitempty"`
+	// TestDescription describes, for an upstream contributor, the
+	// test/syscalls case to port: setup, signal, expected Linux result.
+	TestDescription string `json:"test_description,omitempty"`
 }
 
 // Range is an inclusive range of module versions. An empty bound is open.
