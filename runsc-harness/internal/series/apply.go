@@ -51,10 +51,21 @@ func (p *Patch) MapSaysAffected(v string) bool {
 }
 
 // Plan decides, for each selected patch, whether tree (the unpacked module
-// at version) needs it and whether it applies. Each patch is checked with
-// git apply --check against tree as it is; the tree is not modified, so it
-// may be read-only (such as the module cache).
+// at version) needs it and whether it applies. Whether the bug is present
+// is read from tree as it is; whether a patch applies is checked with git
+// apply on a scratch copy of the files the patches touch, with the earlier
+// patches of the plan already applied, as ApplyPlan will apply them. The
+// tree is not modified, so it may be read-only (such as the module cache).
 func (s *Series) Plan(ctx context.Context, tree, version string, selected []*Patch) ([]Decision, error) {
+	scratch, err := os.MkdirTemp("", "restartsys-plan-")
+	if err != nil {
+		return nil, err
+	}
+	defer os.RemoveAll(scratch)
+	work := filepath.Join(scratch, "tree")
+	if err := s.copyTouched(tree, work, selected); err != nil {
+		return nil, err
+	}
 	var out []Decision
 	for _, p := range selected {
 		d := Decision{Patch: p, ID: p.ID}
@@ -69,9 +80,11 @@ func (s *Series) Plan(ctx context.Context, tree, version string, selected []*Pat
 			d.Status = Upstream
 		default:
 			d.Status = Apply
-			if err := gitApply(ctx, tree, s.Contents(p), true); err != nil {
+			if err := gitApply(ctx, work, s.Contents(p), true); err != nil {
 				d.Status = Failed
 				d.Detail = err.Error()
+			} else if err := gitApply(ctx, work, s.Contents(p), false); err != nil {
+				return nil, err
 			}
 		}
 		detected := d.Status != Upstream
@@ -87,6 +100,33 @@ func (s *Series) Plan(ctx context.Context, tree, version string, selected []*Pat
 		out = append(out, d)
 	}
 	return out, nil
+}
+
+// copyTouched copies from tree to dst the files that the selected patches
+// change and that exist in tree.
+func (s *Series) copyTouched(tree, dst string, selected []*Patch) error {
+	if err := os.MkdirAll(dst, 0o755); err != nil {
+		return err
+	}
+	for _, p := range selected {
+		for _, f := range s.Files(p) {
+			b, err := os.ReadFile(filepath.Join(tree, filepath.FromSlash(f)))
+			if errors.Is(err, os.ErrNotExist) {
+				continue // a new file, or a missing one git apply reports
+			}
+			if err != nil {
+				return err
+			}
+			to := filepath.Join(dst, filepath.FromSlash(f))
+			if err := os.MkdirAll(filepath.Dir(to), 0o755); err != nil {
+				return err
+			}
+			if err := os.WriteFile(to, b, 0o644); err != nil {
+				return err
+			}
+		}
+	}
+	return nil
 }
 
 // ApplyError is returned by ApplyPlan when a patch does not apply.

@@ -263,3 +263,52 @@ func TestPlanAndApply(t *testing.T) {
 		}
 	})
 }
+
+// followUp builds on fixPatch: it only applies once 0001 is in.
+const followUp = `Subject: [PATCH] a: follow up
+
+---
+diff --git a/pkg/a/a.go b/pkg/a/a.go
+--- a/pkg/a/a.go
++++ b/pkg/a/a.go
+@@ -1,3 +1,3 @@
+ package a
+ 
+-func F() string { return "fixed" }
++func F() string { return "fixed twice" }
+`
+
+// TestPlanIsCumulative checks that a patch is checked against the tree with
+// the earlier patches of the series applied, as ApplyPlan applies them.
+func TestPlanIsCumulative(t *testing.T) {
+	m := strings.Replace(goodMap, `  ]
+}`, `  ,{"id": "0002", "file": "core/0002.patch", "set": "core", "summary": "follow up",
+     "affected": {"from": "`+v1+`"},
+     "detect": {"file": "pkg/a/a.go", "affected_if_contains": "return \"bug\""}}]
+}`, 1)
+	fsys := testFS(m)
+	fsys["core/0002.patch"] = &fstest.MapFile{Data: []byte(followUp)}
+	s, err := Load(fsys)
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx := context.Background()
+	tree := writeTree(t, `"bug"`)
+	plan, err := s.Plan(ctx, tree, v2, s.Patches)
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := []Decision{{ID: "0001", Status: Apply}, {ID: "0002", Status: Apply}}
+	if diff := cmp.Diff(want, plan, cmpopts.IgnoreFields(Decision{}, "Patch")); diff != "" {
+		t.Fatalf("Plan mismatch (-want +got):\n%s", diff)
+	}
+	if got, _ := os.ReadFile(filepath.Join(tree, "pkg/a/a.go")); !strings.Contains(string(got), `"bug"`) {
+		t.Errorf("Plan modified the tree: %q", got)
+	}
+	if err := s.ApplyPlan(ctx, tree, v2, plan); err != nil {
+		t.Fatalf("ApplyPlan: %v", err)
+	}
+	if got, _ := os.ReadFile(filepath.Join(tree, "pkg/a/a.go")); !strings.Contains(string(got), `"fixed twice"`) {
+		t.Errorf("after ApplyPlan: %q", got)
+	}
+}
