@@ -23,6 +23,9 @@
 //     block      sa_handler without SA_RESTART installed, but SIGUSR1 masked
 //                in the blocking thread (so it stays pending and is
 //                discarded when the thread exits)
+//   Storm shapes (shape.storm_ms) instead get SIGUSR1 every storm_ms ms
+//   until the call returns and are never completed; they report the time
+//   from the first signal to the return as the storm_return_ms counter.
 //   SIGUSR2 has a handler without SA_RESTART and is never masked in the
 //   blocking thread.  It is used to end sigsuspend/pause (the "completion"
 //   of those shapes) and to unblock a call forcibly after its deadline.
@@ -69,6 +72,13 @@
 // completed before it expires (SO_RCVTIMEO, futex and semtimedop timeouts).
 #define SLEEP_MS 600
 #define TIMEOUT_S 4
+// Storm shapes (shape.storm_ms != 0) get SIGUSR1 every storm_ms until the
+// call returns, at most STORM_SIGNALS times, and are never completed: the
+// call ends by itself, with EINTR or when its STORM_TIMEOUT_MS timeout
+// expires.  A call that is restarted with its full timeout every time would
+// only time out STORM_TIMEOUT_MS after the last signal.
+#define STORM_TIMEOUT_MS 300
+#define STORM_SIGNALS 10
 #define ASLEEP_TIMEOUT_MS 2000
 #define DEADLINE_MS 1500
 #define FORCE_MS 2000
@@ -181,6 +191,7 @@ struct shape {
   complete_fn complete;
   int tr;   // transport (T_*)
   int call; // call variant (C_*)
+  int storm_ms; // if not 0: a storm shape, SIGUSR1 every storm_ms ms
 };
 
 struct run {
@@ -423,6 +434,16 @@ static int setup_rcvtimeo(struct cell *c, const struct shape *sh, char *err) {
   if (make_transport(c, sh->tr, 0, err) < 0)
     return -1;
   struct timeval tv = {TIMEOUT_S, 0};
+  if (setsockopt(c->fds[0], SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof tv) < 0)
+    return fail(err, "SO_RCVTIMEO");
+  return 0;
+}
+
+static int setup_rcvtimeo_storm(struct cell *c, const struct shape *sh,
+                               char *err) {
+  if (make_transport(c, sh->tr, 0, err) < 0)
+    return -1;
+  struct timeval tv = {0, STORM_TIMEOUT_MS * 1000};
   if (setsockopt(c->fds[0], SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof tv) < 0)
     return fail(err, "SO_RCVTIMEO");
   return 0;
@@ -1037,6 +1058,8 @@ static const struct shape shapes[] = {
      C_RECV},
     {"send/unix-stream/sndtimeo", setup_sndtimeo, op_write, complete_drain,
      T_USTREAM, C_SEND},
+    {"recv/unix-stream/rcvtimeo-300ms-storm", setup_rcvtimeo_storm, op_recv,
+     NULL, T_USTREAM, C_RECV, 100},
 
     {"msgrcv", setup_msg, op_msg, complete_msg, T_NONE, C_MSGRCV},
     {"msgsnd/full", setup_msg, op_msg, complete_msg, T_NONE, C_MSGSND},
@@ -1059,6 +1082,7 @@ struct outcome {
   int before_complete;
   int forced;
   long long cell_ms;
+  long long storm_return_ms; // storm shapes: first signal to return, or -1
   char note[256];
 };
 
@@ -1095,9 +1119,12 @@ static void print_report(FILE *f) {
     fprintf(f,
             ", \"counters\": {\"elapsed_ms\": %lld, "
             "\"returned_before_signal\": %d, \"returned_before_complete\": "
-            "%d, \"forced_unblock\": %d, \"cell_ms\": %lld}",
+            "%d, \"forced_unblock\": %d, \"cell_ms\": %lld",
             o->elapsed_ms, o->before_signal, o->before_complete, o->forced,
             o->cell_ms);
+    if (o->storm_return_ms >= 0)
+      fprintf(f, ", \"storm_return_ms\": %lld", o->storm_return_ms);
+    fprintf(f, "}");
     if (o->note[0]) {
       fprintf(f, ", \"note\": ");
       json_str(f, o->note);
@@ -1203,6 +1230,7 @@ static void run_cell(const struct shape *sh, int disp, struct outcome *o) {
   memset(o, 0, sizeof *o);
   o->shape = sh->name;
   o->disp = disp_names[disp];
+  o->storm_return_ms = -1;
 
   set_usr1(disp);
   usr1_hits = 0;
@@ -1228,7 +1256,19 @@ static void run_cell(const struct shape *sh, int disp, struct outcome *o) {
     sleep_us(100);
 
   int asleep = wait_asleep(r, ASLEEP_TIMEOUT_MS);
-  if (asleep == 1) {
+  long long storm_t0 = -1;
+  if (asleep == 1 && sh->storm_ms) {
+    // Storm: SIGUSR1 every storm_ms until the call returns (see
+    // STORM_SIGNALS); the call is not completed.
+    int sent = 0;
+    storm_t0 = now_ms();
+    while (!atomic_load(&r->done) && sent < STORM_SIGNALS) {
+      syscall(SYS_tgkill, getpid(), atomic_load(&r->tid), SIGUSR1);
+      sent++;
+      wait_done(r, sh->storm_ms);
+    }
+    notef(o, "storm: %d signal(s) sent", sent);
+  } else if (asleep == 1) {
     syscall(SYS_tgkill, getpid(), atomic_load(&r->tid), SIGUSR1);
     // With a handler, wait until it has run: by then the call has either
     // failed or been restarted, whatever the scheduling delay.
@@ -1280,6 +1320,8 @@ static void run_cell(const struct shape *sh, int disp, struct outcome *o) {
   }
   pthread_join(th, NULL);
   o->elapsed_ms = r->t1 - r->t0;
+  if (storm_t0 >= 0)
+    o->storm_return_ms = r->t1 - storm_t0;
   o->handler_ran = usr1_hits > 0;
   if (hang) {
     snprintf(o->result, sizeof o->result, "hang");

@@ -40,7 +40,14 @@ var neverRestarted = map[string]bool{
 	"msgsnd/full":                   true,
 	"semop":                         true,
 	"semtimedop/timeout":            true,
+
+	// A storm shape: SIGUSR1 every 100 ms, never completed.
+	"recv/unix-stream/rcvtimeo-300ms-storm": true,
 }
+
+// timesOut are the storm shapes: never completed, they end with their own
+// timeout (EAGAIN) when no handler interrupts them.
+var timesOut = map[string]bool{"recv/unix-stream/rcvtimeo-300ms-storm": true}
 
 // endedBySIGUSR2 are the shapes that only a signal ends: under "ignore" and
 // "block" the guest ends them with SIGUSR2 (a handler without SA_RESTART).
@@ -57,6 +64,9 @@ func want(shape, disp string) guestio.Observed {
 	case "ignore", "block":
 		if endedBySIGUSR2[shape] {
 			return guestio.Observed{Result: "EINTR"}
+		}
+		if timesOut[shape] {
+			return guestio.Observed{Result: "EAGAIN"}
 		}
 		return guestio.Observed{Result: "ok"}
 	case "restart":
@@ -175,7 +185,7 @@ func TestFlags(t *testing.T) {
 		want   []string
 	}{
 		{"read/pipe", []string{"read/pipe"}},
-		{"rcvtimeo", []string{"recv/unix-stream/rcvtimeo", "read/unix-stream/rcvtimeo", "recv/unix-dgram/rcvtimeo", "recv/tcp/rcvtimeo", "recv/udp/rcvtimeo"}},
+		{"rcvtimeo", []string{"recv/unix-stream/rcvtimeo", "read/unix-stream/rcvtimeo", "recv/unix-dgram/rcvtimeo", "recv/tcp/rcvtimeo", "recv/udp/rcvtimeo", "recv/unix-stream/rcvtimeo-300ms-storm"}},
 		{"no-such-shape", nil},
 	}
 	for _, tt := range tests {
@@ -211,6 +221,8 @@ func TestSignal7Facts(t *testing.T) {
 		{"nanosleep", "ignore", guestio.Observed{Result: "ok"}},
 		{"recv/unix-stream/rcvtimeo", "restart", guestio.Observed{Result: "EINTR", HandlerRan: true}},
 		{"send/unix-stream/sndtimeo", "restart", guestio.Observed{Result: "EINTR", HandlerRan: true}},
+		{"recv/unix-stream/rcvtimeo-300ms-storm", "restart", guestio.Observed{Result: "EINTR", HandlerRan: true}},
+		{"recv/unix-stream/rcvtimeo-300ms-storm", "ignore", guestio.Observed{Result: "EAGAIN"}},
 		{"futex-wait", "restart", guestio.Observed{Result: "ok", HandlerRan: true}},
 		{"futex-wait/timeout", "restart", guestio.Observed{Result: "EINTR", HandlerRan: true}},
 		{"open/fifo-rdonly", "restart", guestio.Observed{Result: "ok", HandlerRan: true}},
@@ -260,5 +272,25 @@ func TestNativeOracle(t *testing.T) {
 				t.Errorf("%s/%s: slept %d ms, want the full 600 ms", c.Shape, c.Disposition, ms)
 			}
 		}
+		checkStorm(t, c)
+	}
+}
+
+// checkStorm checks the timing of a storm cell: a handler ends the call at
+// the first signal (the call is not restarted with a new timeout), and
+// without one the 300 ms timeout expires on time.
+func checkStorm(t *testing.T, c guestio.Case) {
+	t.Helper()
+	if !timesOut[c.Shape] {
+		return
+	}
+	ms, ok := c.Counters["storm_return_ms"]
+	switch {
+	case !ok:
+		t.Errorf("%s/%s: no storm_return_ms counter (note %q)", c.Shape, c.Disposition, c.Note)
+	case c.Observed.HandlerRan && ms > 50:
+		t.Errorf("%s/%s: returned %d ms after the first signal, want at most 50", c.Shape, c.Disposition, ms)
+	case !c.Observed.HandlerRan && (c.Counters["elapsed_ms"] < 280 || c.Counters["elapsed_ms"] > 600):
+		t.Errorf("%s/%s: timed out after %d ms, want about 300", c.Shape, c.Disposition, c.Counters["elapsed_ms"])
 	}
 }
