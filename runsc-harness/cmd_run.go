@@ -287,38 +287,31 @@ func runGuests(ctx context.Context, c *runConfig) (_ *report.Document, retErr er
 		}
 	}
 
-	// One private state root per runsc binary, removed at the end after
-	// making sure nothing is left in it.
-	stateBase := c.state
-	if stateBase == "" {
-		if stateBase, err = os.MkdirTemp("", "rh-state-"); err != nil {
-			return nil, err
-		}
-		defer os.RemoveAll(stateBase)
-	}
-	if stateBase, err = filepath.Abs(stateBase); err != nil {
-		return nil, err
-	}
+	// One private state root per runsc binary, in a state base locked by
+	// this run, cleaned up at the end; a run killed before that is cleaned
+	// up by the next one's sweep.
 	runtimes := map[string]sandbox.Runtime{}
-	for _, r := range c.runtimes {
-		rt := sandbox.Runtime{Runsc: r.path, StateRoot: filepath.Join(stateBase, r.name)}
-		if err := os.MkdirAll(rt.StateRoot, 0o700); err != nil {
+	if len(c.runtimes) > 0 {
+		sb, err := openStateBase(c.state)
+		if err != nil {
 			return nil, err
 		}
-		runtimes[r.name] = rt
-	}
-	// A sandbox that could not be cleaned up fails the run, even one
-	// whose guests all passed.
-	defer func() {
-		for _, rt := range runtimes {
-			if err := rt.CleanupAll(); err != nil {
-				fmt.Fprintf(os.Stderr, "runsc-harness run: cleanup of %s: %v\n", rt.StateRoot, err)
+		// A sandbox that could not be cleaned up fails the run, even one
+		// whose guests all passed.
+		defer func() {
+			if err := sb.Close(); err != nil {
+				fmt.Fprintf(os.Stderr, "runsc-harness run: cleanup of %s: %v\n", sb.Dir, err)
 				if retErr == nil {
 					retErr = err
 				}
 			}
+		}()
+		for _, r := range c.runtimes {
+			if runtimes[r.name], err = sb.Runtime(r.name, r.path); err != nil {
+				return nil, err
+			}
 		}
-	}()
+	}
 
 	var variants []report.Variant
 	for _, r := range c.runtimes {
@@ -383,6 +376,22 @@ func runGuests(ctx context.Context, c *runConfig) (_ *report.Document, retErr er
 		return d, fmt.Errorf("interrupted; partial reports in %s: %w", c.out, err)
 	}
 	return d, nil
+}
+
+// openStateBase sweeps the state bases of harness runs that died, then
+// locks dir as this run's state base (a fresh temporary one when empty).
+func openStateBase(dir string) (*sandbox.StateBase, error) {
+	swept, err := sandbox.Sweep("", os.Stderr)
+	for _, s := range swept {
+		fmt.Fprintf(os.Stderr, "removed the state of a harness run that died: %s\n", s)
+	}
+	if err != nil {
+		fmt.Fprintf(os.Stderr, "warning: sweeping old state: %v\n", err)
+	}
+	if dir == "" {
+		return sandbox.NewStateBase("")
+	}
+	return sandbox.OpenStateBase(dir, os.Stderr)
 }
 
 // toRun turns a sandbox result into a report run, reading the guest's

@@ -66,6 +66,12 @@ func (r Runtime) Leftovers() ([]Proc, error) {
 // Leftovers returns the live (non-zombie) processes whose command line has
 // "--root=ROOT" or "--root ROOT".
 func Leftovers(root string) ([]Proc, error) {
+	return findProcs(func(args []string) bool { return namesRoot(args, root) })
+}
+
+// findProcs returns the live (non-zombie) processes other than this one
+// whose argument list match accepts.
+func findProcs(match func(args []string) bool) ([]Proc, error) {
 	ents, err := os.ReadDir("/proc")
 	if err != nil {
 		return nil, err
@@ -81,7 +87,7 @@ func Leftovers(root string) ([]Proc, error) {
 			continue // gone, or a kernel thread or zombie
 		}
 		args := strings.Split(strings.TrimRight(string(raw), "\x00"), "\x00")
-		if !namesRoot(args, root) {
+		if !match(args) {
 			continue
 		}
 		if stat, _ := os.ReadFile(filepath.Join("/proc", e.Name(), "stat")); bytes.Contains(stat, []byte(") Z ")) {
