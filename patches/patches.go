@@ -8,5 +8,5 @@ import "embed"
 
 // FS is the series directory: series.json and the patch files it names.
 //
-//go:embed series.json core
+//go:embed series.json core parity
 var FS embed.FS
