@@ -21,6 +21,8 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"runtime"
+	"strconv"
 	"strings"
 	"time"
 
@@ -107,6 +109,8 @@ type builder struct {
 	progress io.Writer
 	goVer    string
 	start    time.Time
+	// tmp is this build's private tree under the cache's tmp directory.
+	tmp string
 }
 
 func (b *builder) logf(format string, args ...any) {
@@ -176,6 +180,7 @@ func Build(ctx context.Context, opts Options) (*Result, error) {
 		return nil, err
 	}
 	defer os.RemoveAll(tmp)
+	b.tmp = tmp
 	src := filepath.Join(tmp, "src")
 	b.logf("copying module source to %s", src)
 	if err := copyTree(mod.Dir, src); err != nil {
@@ -318,16 +323,36 @@ func (b *builder) testPatched(ctx context.Context, src string, plan []series.Dec
 
 // runGo runs the go command in dir with the build environment, printing a
 // heartbeat while it runs. Its output is returned in the error on failure.
+//
+// The go command and everything it starts (compile, link, test binaries)
+// die with the harness, even when the harness is killed with SIGKILL and
+// has no chance to clean up: go gets SIGKILL as its parent-death signal,
+// and, when the harness may (it is root), go runs as the first process of
+// a PID namespace of its own, so that the kernel kills every process left
+// in that namespace when go dies. Without that, sweep kills the strays of
+// a dead build before removing its tree.
 func (b *builder) runGo(ctx context.Context, dir, label string, args ...string) error {
 	cmd := exec.CommandContext(ctx, "go", args...)
 	cmd.Dir = dir
 	cmd.Env = buildEnv(os.Environ())
+	if b.tmp != "" {
+		// go's own work directory goes into the build tree, so that a
+		// killed build's is removed with it.
+		gotmp := filepath.Join(b.tmp, "gotmp")
+		if err := os.MkdirAll(gotmp, 0o755); err != nil {
+			return err
+		}
+		cmd.Env = append(cmd.Env, "GOTMPDIR="+gotmp)
+	}
 	var out bytes.Buffer
 	cmd.Stdout = &out
 	cmd.Stderr = &out
 	// Kill the whole process group (compile and link children too) when
 	// the context ends.
-	cmd.SysProcAttr = &unix.SysProcAttr{Setpgid: true}
+	cmd.SysProcAttr = &unix.SysProcAttr{Setpgid: true, Pdeathsig: unix.SIGKILL}
+	if os.Geteuid() == 0 {
+		cmd.SysProcAttr.Cloneflags = unix.CLONE_NEWPID
+	}
 	cmd.Cancel = func() error { return unix.Kill(-cmd.Process.Pid, unix.SIGKILL) }
 	t0 := time.Now()
 	done := make(chan struct{})
@@ -343,7 +368,7 @@ func (b *builder) runGo(ctx context.Context, dir, label string, args ...string) 
 			}
 		}
 	}()
-	err := cmd.Run()
+	err := runLocked(cmd)
 	close(done)
 	if err != nil {
 		if ctx.Err() != nil {
@@ -352,6 +377,17 @@ func (b *builder) runGo(ctx context.Context, dir, label string, args ...string) 
 		return fmt.Errorf("%w\n%s", err, tail(out.String(), 40))
 	}
 	return nil
+}
+
+// runLocked runs cmd from a goroutine locked to its OS thread until cmd
+// has exited. The parent-death signal fires when the *thread* that forked
+// the child exits, not the process; the Go runtime ends a thread only when
+// a goroutine locked to it exits, and this one unlocks before returning,
+// so the thread outlives the child.
+func runLocked(cmd *exec.Cmd) error {
+	runtime.LockOSThread()
+	defer runtime.UnlockOSThread()
+	return cmd.Run()
 }
 
 // buildEnv is the environment for go commands in a gVisor tree: a static
@@ -415,14 +451,54 @@ func readManifest(dir, sum, goVer string) (manifest, bool) {
 }
 
 // sweep removes the temporary trees of earlier builds of this version that
-// did not finish (killed, say). It runs under the version's lock, so no live
-// build owns them.
+// did not finish (killed, say), after killing any process still working in
+// one (a compile or test binary whose go command died). It runs under the
+// version's lock, so no live build owns them.
 func (b *builder) sweep() {
 	matches, _ := filepath.Glob(filepath.Join(b.opts.CacheDir, "tmp", b.opts.Version+".*"))
 	for _, m := range matches {
 		b.logf("removing unfinished build tree %s", m)
+		for _, pid := range ProcsIn(m) {
+			b.logf("  killing process %d left working in it", pid)
+			_ = unix.Kill(pid, unix.SIGKILL)
+		}
 		os.RemoveAll(m)
 	}
+}
+
+// ProcsIn returns the live processes whose working directory, executable
+// or command line lies in dir.
+func ProcsIn(dir string) []int {
+	ents, err := os.ReadDir("/proc")
+	if err != nil {
+		return nil
+	}
+	in := func(p string) bool { return p == dir || strings.HasPrefix(p, dir+"/") }
+	var pids []int
+	for _, e := range ents {
+		pid, err := strconv.Atoi(e.Name())
+		if err != nil || pid == os.Getpid() {
+			continue
+		}
+		base := filepath.Join("/proc", e.Name())
+		if st, _ := os.ReadFile(filepath.Join(base, "stat")); bytes.Contains(st, []byte(") Z ")) {
+			continue
+		}
+		cwd, _ := os.Readlink(filepath.Join(base, "cwd"))
+		exe, _ := os.Readlink(filepath.Join(base, "exe"))
+		raw, _ := os.ReadFile(filepath.Join(base, "cmdline"))
+		found := in(cwd) || in(exe)
+		for _, a := range strings.Split(string(raw), "\x00") {
+			if found {
+				break
+			}
+			found = in(a) || strings.Contains(a, dir+"/")
+		}
+		if found {
+			pids = append(pids, pid)
+		}
+	}
+	return pids
 }
 
 // lockFile takes an exclusive flock on path, waiting (and saying so) while
