@@ -420,6 +420,7 @@ enum {
   C_FUTEX,
   C_FUTEX_TIMEOUT,
   C_FUTEX_BITSET_ABS,
+  C_FUTEX_LOCK_PI,
   C_MSGRCV,
   C_MSGSND,
   C_SEMOP,
@@ -772,8 +773,27 @@ static long op_futex(struct cell *c, const struct shape *sh) {
     return SYS(syscall(SYS_futex, &c->fut, FUTEX_WAIT_BITSET_PRIVATE, 0, &abs,
                        NULL, FUTEX_BITSET_MATCH_ANY));
   }
+  case C_FUTEX_LOCK_PI:
+    return SYS(syscall(SYS_futex, &c->fut, FUTEX_LOCK_PI_PRIVATE, 0, NULL,
+                       NULL, 0));
   }
   return -EINVAL;
+}
+
+// setup_futex_pi makes the main thread (which sets up and completes every
+// cell) the owner of the PI futex the blocking thread locks.
+static int setup_futex_pi(struct cell *c, const struct shape *sh, char *err) {
+  (void)sh;
+  (void)err;
+  c->fut = (int)gettid();
+  return 0;
+}
+
+// complete_futex_pi hands the PI futex over to the waiter.  A second call
+// (forced unblock) fails with EPERM: the main thread no longer owns it.
+static void complete_futex_pi(struct cell *c, const struct shape *sh) {
+  (void)sh;
+  syscall(SYS_futex, &c->fut, FUTEX_UNLOCK_PI_PRIVATE, 0, NULL, NULL, 0);
 }
 
 static void complete_futex(struct cell *c, const struct shape *sh) {
@@ -1027,6 +1047,8 @@ static const struct shape shapes[] = {
      C_FUTEX_TIMEOUT},
     {"futex-wait-bitset/abs-timeout", setup_futex, op_futex, complete_futex,
      T_NONE, C_FUTEX_BITSET_ABS},
+    {"futex-lock-pi", setup_futex_pi, op_futex, complete_futex_pi, T_NONE,
+     C_FUTEX_LOCK_PI},
 
     {"open/fifo-rdonly", setup_fifo, op_open_fifo, complete_open_fifo,
      T_NONE, C_RDONLY},
