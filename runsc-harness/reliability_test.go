@@ -339,7 +339,9 @@ func TestKilledRun(t *testing.T) {
 		procs, _ := sandbox.Leftovers(root)
 		for _, p := range procs {
 			if strings.Contains(p.Cmdline, " boot ") {
-				return true
+				// Up, and its container saved in the state root.
+				ids, _ := sandbox.Runtime{Runsc: runsc, StateRoot: root}.List(t.Context())
+				return len(ids) == 1
 			}
 		}
 		return false
