@@ -1,0 +1,397 @@
+package main
+
+import (
+	"bufio"
+	"bytes"
+	"context"
+	"encoding/json"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"net/mail"
+	"os"
+	"path/filepath"
+	"strings"
+	"time"
+
+	"github.com/restartsys/restartsys/runsc-harness/internal/build"
+	"github.com/restartsys/restartsys/runsc-harness/internal/gvisor"
+	"github.com/restartsys/restartsys/runsc-harness/internal/report"
+	"github.com/restartsys/restartsys/runsc-harness/internal/sandbox"
+	"github.com/restartsys/restartsys/runsc-harness/internal/series"
+)
+
+func init() {
+	register(&command{
+		name:     "docs",
+		synopsis: "generate docs/affected-versions.md and docs/upstreaming.md from the series and real runs",
+		run:      runDocs,
+	})
+}
+
+// stormRecord is the storm result of one gVisor version, as measured by
+// `docs --storm`; docs/affected-versions.json keeps them between runs.
+type stormRecord struct {
+	Version      string        `json:"version"`
+	Measured     string        `json:"measured"`
+	Command      string        `json:"command"`
+	SeriesID     string        `json:"series_id"`
+	StockStamp   string        `json:"stock_stamp"`
+	PatchedStamp string        `json:"patched_stamp"`
+	Cases        []stormResult `json:"cases,omitempty"`
+	// Error is set when the version could not be built or run.
+	Error string `json:"error,omitempty"`
+}
+
+// stormResult is one storm case under stock and patched runsc.
+type stormResult struct {
+	Shape   string `json:"shape"`
+	Stock   string `json:"stock"`
+	Patched string `json:"patched"`
+}
+
+func runDocs(ctx context.Context, args []string) error {
+	fs := flag.NewFlagSet("docs", flag.ContinueOnError)
+	dir := fs.String("dir", "docs", "documentation directory")
+	storm := fs.String("storm", "none", "versions to build and storm for the table: none, all, or a comma-separated list of versions/dates")
+	duration := fs.Duration("duration", 3*time.Second, "storm duration per case, with --storm")
+	check := fs.Bool("check", false, "do not write: fail if the files on disk differ from what would be generated")
+	cache := fs.String("cache", build.DefaultCacheDir(), "build cache directory, with --storm")
+	var sf seriesFlags
+	sf.register(fs)
+	if err := parseFlags(fs, args); err != nil {
+		return err
+	}
+	ser, sel, err := sf.load()
+	if err != nil {
+		return err
+	}
+	vs, _, err := knownVersions(ctx, os.Stderr)
+	if err != nil {
+		return err
+	}
+	jsonPath := filepath.Join(*dir, "affected-versions.json")
+	records, err := loadStormRecords(jsonPath)
+	if err != nil {
+		return err
+	}
+	if *storm != "none" {
+		if *check {
+			return errors.New("--check re-renders recorded runs; it does not take --storm")
+		}
+		if err := sandbox.CheckRoot(); err != nil {
+			return err
+		}
+		targets := vs
+		if *storm != "all" {
+			targets = nil
+			for _, spec := range strings.Split(*storm, ",") {
+				v, err := gvisor.Resolve(vs, spec)
+				if err != nil {
+					return err
+				}
+				targets = append(targets, v)
+			}
+		}
+		for _, v := range targets {
+			rec := measureStorm(ctx, v, &sf, *cache, *duration)
+			records[v.Version] = rec
+			// Save after each version: a long run that is stopped keeps
+			// what it measured.
+			if err := saveStormRecords(jsonPath, records); err != nil {
+				return err
+			}
+		}
+	}
+
+	var aff, up bytes.Buffer
+	if err := renderAffected(ctx, &aff, ser, sel, vs, records); err != nil {
+		return err
+	}
+	if err := renderUpstreaming(&up, ser); err != nil {
+		return err
+	}
+	files := map[string][]byte{
+		filepath.Join(*dir, "affected-versions.md"): aff.Bytes(),
+		filepath.Join(*dir, "upstreaming.md"):       up.Bytes(),
+	}
+	var stale []string
+	for path, want := range files {
+		if *check {
+			got, err := os.ReadFile(path)
+			if err != nil || !bytes.Equal(got, want) {
+				stale = append(stale, path)
+			}
+			continue
+		}
+		if err := os.WriteFile(path, want, 0o644); err != nil {
+			return err
+		}
+		fmt.Fprintf(os.Stderr, "wrote %s\n", path)
+	}
+	if len(stale) > 0 {
+		return fmt.Errorf("out of date (regenerate with `go run ./runsc-harness docs`): %s", strings.Join(stale, ", "))
+	}
+	return nil
+}
+
+func loadStormRecords(path string) (map[string]stormRecord, error) {
+	out := map[string]stormRecord{}
+	b, err := os.ReadFile(path)
+	if errors.Is(err, os.ErrNotExist) {
+		return out, nil
+	}
+	if err != nil {
+		return nil, err
+	}
+	var list []stormRecord
+	if err := json.Unmarshal(b, &list); err != nil {
+		return nil, fmt.Errorf("%s: %w", path, err)
+	}
+	for _, r := range list {
+		out[r.Version] = r
+	}
+	return out, nil
+}
+
+func saveStormRecords(path string, records map[string]stormRecord) error {
+	list := make([]stormRecord, 0, len(records))
+	for _, r := range records {
+		list = append(list, r)
+	}
+	// Versions sort by time: pseudo-versions share the v0.0.0- prefix.
+	for i := range list {
+		for j := i + 1; j < len(list); j++ {
+			if list[j].Version < list[i].Version {
+				list[i], list[j] = list[j], list[i]
+			}
+		}
+	}
+	b, err := json.MarshalIndent(list, "", "  ")
+	if err != nil {
+		return err
+	}
+	tmp := path + ".tmp"
+	if err := os.WriteFile(tmp, append(b, '\n'), 0o644); err != nil {
+		return err
+	}
+	return os.Rename(tmp, path)
+}
+
+// measureStorm builds stock and patched runsc for v and runs the storm
+// under both. A failure is recorded, not returned: the table says it.
+func measureStorm(ctx context.Context, v gvisor.Version, sf *seriesFlags, cache string, d time.Duration) stormRecord {
+	rec := stormRecord{
+		Version:  v.Version,
+		Measured: time.Now().UTC().Format("2006-01-02"),
+		Command:  fmt.Sprintf("runsc-harness docs --storm %s --duration %s --sets %s", v.Date(), d, sf.sets),
+	}
+	guestTimeout := 3*d + 30*time.Second
+	c := &runConfig{
+		guests: []string{"storm"}, gvisor: v.Version, sets: *sf, cache: cache,
+		variants:  []sandbox.Variant{{Platform: "systrap", Network: "none", DirectFS: "default"}},
+		timeout:   guestTimeout + time.Minute,
+		guestArgs: []string{"-duration", d.String(), "-timeout", guestTimeout.String()},
+		out:       filepath.Join(os.TempDir(), "restartsys-docs-"+v.Date()),
+	}
+	doc, err := runGuests(ctx, c)
+	if err != nil {
+		rec.Error = firstLine(err.Error())
+		return rec
+	}
+	defer os.RemoveAll(c.out)
+	for _, r := range c.runtimes {
+		switch r.kind {
+		case report.Stock:
+			rec.StockStamp = runscVersion(ctx, r.path)
+		case report.Patched:
+			rec.PatchedStamp = runscVersion(ctx, r.path)
+		}
+	}
+	kinds := map[string]report.Kind{}
+	for _, v := range doc.Variants {
+		kinds[v.Name] = v.Kind
+	}
+	for _, cell := range doc.Cells {
+		sr := stormResult{Shape: cell.Shape}
+		for _, o := range cell.Outcomes {
+			s := stormSide(o.Runsc, o.Error)
+			if o.Diverges {
+				s += " (differs from Linux)"
+			}
+			if kinds[o.Variant] == report.Stock {
+				sr.Stock = s
+			} else {
+				sr.Patched = s
+			}
+		}
+		rec.Cases = append(rec.Cases, sr)
+	}
+	return rec
+}
+
+func renderAffected(ctx context.Context, w io.Writer, ser *series.Series, sel []*series.Patch, vs []gvisor.Version, records map[string]stormRecord) error {
+	fmt.Fprintln(w, "# Affected gVisor versions")
+	fmt.Fprintln(w)
+	fmt.Fprintln(w, "Generated by `go run ./runsc-harness docs` — do not edit by hand. The patch columns come from")
+	fmt.Fprintln(w, "applying the series to each snapshot's source (what `runsc-harness check` does); the storm columns")
+	fmt.Fprintln(w, "come from real runs recorded in [affected-versions.json](affected-versions.json) by")
+	fmt.Fprintln(w, "`runsc-harness docs --storm <versions>`, each with its date and command.")
+	fmt.Fprintln(w)
+	fmt.Fprintln(w, "Patch columns: **patched by us** — the snapshot has the bug and the patch applies; **fixed upstream** —")
+	fmt.Fprintln(w, "the snapshot's own source no longer has the bug; **FAILED** — has the bug, the patch does not apply.")
+	fmt.Fprintln(w, "Storm columns: `result EINTR/interrupted` summed over the bootstrap storm's cases (sync-socket probe,")
+	fmt.Fprintln(w, "exec-FIFO open both ways) under stock and patched runsc, systrap platform.")
+	fmt.Fprintln(w)
+	fmt.Fprint(w, "| snapshot | date |")
+	for _, p := range sel {
+		fmt.Fprintf(w, " %s |", p.ID)
+	}
+	fmt.Fprintln(w, " storm, stock | storm, patched | measured |")
+	fmt.Fprint(w, "|---|---|")
+	for range sel {
+		fmt.Fprint(w, "---|")
+	}
+	fmt.Fprintln(w, "---|---|---|")
+	for _, v := range vs {
+		mod, err := gvisor.Download(ctx, v.Version)
+		if err != nil {
+			return err
+		}
+		plan, err := ser.Plan(ctx, mod.Dir, v.Version, sel)
+		if err != nil {
+			return err
+		}
+		fmt.Fprintf(w, "| `%s` | %s |", v.Version, v.Date())
+		for _, d := range plan {
+			cell := map[series.Status]string{series.Apply: "patched by us", series.Upstream: "fixed upstream", series.Failed: "**FAILED**"}[d.Status]
+			if d.MapDisagrees {
+				cell += " (map disagrees)"
+			}
+			fmt.Fprintf(w, " %s |", cell)
+		}
+		rec, ok := records[v.Version]
+		switch {
+		case !ok:
+			fmt.Fprintln(w, " not measured | not measured | |")
+		case rec.Error != "":
+			fmt.Fprintf(w, " error | error | %s: %s |\n", rec.Measured, mdEscape(rec.Error))
+		default:
+			fmt.Fprintf(w, " %s | %s | %s |\n", sumStorm(rec.Cases, true), sumStorm(rec.Cases, false), rec.Measured)
+		}
+	}
+	fmt.Fprintln(w)
+	fmt.Fprintln(w, "## Patches")
+	fmt.Fprintln(w)
+	for _, p := range sel {
+		fmt.Fprintf(w, "- `%s` [%s] %s\n", p.ID, p.Set, p.Summary)
+	}
+	var measured []stormRecord
+	for _, v := range vs {
+		if r, ok := records[v.Version]; ok && r.Error == "" {
+			measured = append(measured, r)
+		}
+	}
+	if len(measured) > 0 {
+		fmt.Fprintln(w)
+		fmt.Fprintln(w, "## Storm runs, per case")
+		for _, r := range measured {
+			fmt.Fprintf(w, "\n### %s\n\nMeasured %s with `%s`.\nStock: `%s`; patched: `%s`.\n\n", r.Version, r.Measured, r.Command, r.StockStamp, r.PatchedStamp)
+			fmt.Fprintln(w, "| case | stock | patched |")
+			fmt.Fprintln(w, "|---|---|---|")
+			for _, c := range r.Cases {
+				fmt.Fprintf(w, "| %s | %s | %s |\n", c.Shape, c.Stock, c.Patched)
+			}
+		}
+	}
+	return nil
+}
+
+// sumStorm condenses a version's storm cases for one side: "ok" when no
+// case differs from Linux, otherwise how many do.
+func sumStorm(cases []stormResult, stock bool) string {
+	bad := 0
+	for _, c := range cases {
+		s := c.Patched
+		if stock {
+			s = c.Stock
+		}
+		if strings.Contains(s, "differs from Linux") || strings.HasPrefix(s, "run failed") || strings.HasPrefix(s, "missing") {
+			bad++
+		}
+	}
+	if bad == 0 {
+		return fmt.Sprintf("ok in %d/%d cases", len(cases), len(cases))
+	}
+	return fmt.Sprintf("**differs from Linux in %d/%d cases**", bad, len(cases))
+}
+
+func mdEscape(s string) string {
+	return strings.NewReplacer("|", "\\|", "\n", " ").Replace(s)
+}
+
+// patchMessage is a patch file's subject and body.
+type patchMessage struct {
+	Subject, Body string
+}
+
+// readPatchMessage parses a git format-patch file's mail headers and the
+// message body that precedes the "---" separator.
+func readPatchMessage(patch []byte) (patchMessage, error) {
+	// Skip the mbox "From <hash> <date>" line.
+	if i := bytes.IndexByte(patch, '\n'); bytes.HasPrefix(patch, []byte("From ")) && i >= 0 {
+		patch = patch[i+1:]
+	}
+	msg, err := mail.ReadMessage(bytes.NewReader(patch))
+	if err != nil {
+		return patchMessage{}, err
+	}
+	subject := msg.Header.Get("Subject")
+	if strings.HasPrefix(subject, "[PATCH") {
+		if i := strings.Index(subject, "] "); i >= 0 {
+			subject = subject[i+2:]
+		}
+	}
+	var body []string
+	sc := bufio.NewScanner(msg.Body)
+	sc.Buffer(make([]byte, 1<<20), 1<<20)
+	for sc.Scan() {
+		if sc.Text() == "---" {
+			break
+		}
+		body = append(body, sc.Text())
+	}
+	return patchMessage{Subject: subject, Body: strings.TrimSpace(strings.Join(body, "\n"))}, sc.Err()
+}
+
+func renderUpstreaming(w io.Writer, ser *series.Series) error {
+	fmt.Fprintln(w, "# Upstreaming the series")
+	fmt.Fprintln(w)
+	fmt.Fprintln(w, "Generated by `go run ./runsc-harness docs` from [patches/series.json](../patches/series.json) and the")
+	fmt.Fprintln(w, "patch files — do not edit by hand. Each patch is one logical change in `git format-patch` form; send")
+	fmt.Fprintln(w, "it with `git am` onto a gVisor checkout, then port its test to gVisor's `test/syscalls` as noted.")
+	fmt.Fprintln(w, "The Go unit test each patch adds lives in the package it changes and fails without the change.")
+	for _, p := range ser.Patches {
+		m, err := readPatchMessage(ser.Contents(p))
+		if err != nil {
+			return fmt.Errorf("patch %s: %w", p.ID, err)
+		}
+		fmt.Fprintf(w, "\n## %s — %s\n\n", p.ID, m.Subject)
+		fmt.Fprintf(w, "- Set: `%s`. File: [%s](../patches/%s).\n", p.Set, filepath.Base(p.File), p.File)
+		if p.FixedUpstreamIn != "" {
+			fmt.Fprintf(w, "- Upstream status: fixed upstream from `%s` by upstream's own change; this patch serves releases before it. Not to be sent.\n", p.FixedUpstreamIn)
+		} else {
+			fmt.Fprintln(w, "- Upstream status: not upstream in any known snapshot; ready to send.")
+		}
+		fmt.Fprintf(w, "- Changes: %s.\n", "`"+strings.Join(ser.Files(p), "`, `")+"`")
+		if p.UpstreamTest != "" {
+			fmt.Fprintf(w, "- gVisor test to port to: %s.\n", p.UpstreamTest)
+		}
+		if p.TestDescription != "" {
+			fmt.Fprintf(w, "- Test case: %s\n", p.TestDescription)
+		}
+		fmt.Fprintf(w, "\nCommit message:\n\n```\n%s\n\n%s\n```\n", m.Subject, m.Body)
+	}
+	return nil
+}
