@@ -14,6 +14,7 @@ import (
 	"github.com/restartsys/restartsys/runsc-harness/internal/build"
 	"github.com/restartsys/restartsys/runsc-harness/internal/sandbox"
 	"golang.org/x/mod/module"
+	"golang.org/x/mod/sumdb/dirhash"
 	modzip "golang.org/x/mod/zip"
 )
 
@@ -394,4 +395,241 @@ func TestKilledRun(t *testing.T) {
 	if m, _ := filepath.Glob(filepath.Join(tmp, sandbox.StateBasePrefix+"*")); len(m) != 0 {
 		t.Errorf("state bases left: %v", m)
 	}
+}
+
+// TestRunscCrashAtStartCLI: a runsc that dies while starting the container
+// fails the run, and the report names its exit status, its log directory
+// and its last words.
+func TestRunscCrashAtStartCLI(t *testing.T) {
+	if err := sandbox.CheckRoot(); err != nil {
+		t.Skip(err)
+	}
+	dir := t.TempDir()
+	fake := filepath.Join(dir, "runsc-crashes")
+	// Management commands (list, kill, delete) work; run dies at once.
+	script := "#!/bin/sh\nfor a; do case \"$a\" in\n  run) echo 'panic: runsc crashed at start (test)' >&2; exit 2;;\n  list|kill|delete) exit 0;;\nesac; done\nexit 0\n"
+	if err := os.WriteFile(fake, []byte(script), 0o755); err != nil {
+		t.Fatal(err)
+	}
+	out := filepath.Join(dir, "out")
+	_, stderr, code := runCLI(t, []string{"TMPDIR=" + dir}, "run", "--guest", "tiny", "--runsc", "stock="+fake, "--timeout", "60s", "--out", out)
+	if code != 1 {
+		t.Fatalf("exit %d, want 1\n%s", code, stderr)
+	}
+	logDir := filepath.Join(out, "logs", "tiny", "stock_systrap_none")
+	want := "tiny under stock/systrap/none: FAILED: no report on stdout (EOF); exit status 2; logs in " + logDir +
+		`; last output: stdout "", stderr "panic: runsc crashed at start (test)"`
+	if !strings.Contains(stderr, want) {
+		t.Errorf("stderr lacks\n  %s\n%s", want, stderr)
+	}
+	d := readDoc(t, filepath.Join(out, "report.json"))
+	for _, r := range d.Runs {
+		if r.Variant == "stock/systrap/none" && (r.LogDir != logDir || !strings.Contains(r.Failure, "logs in "+logDir)) {
+			t.Errorf("report run: log dir %q, failure %q; want %s named", r.LogDir, r.Failure, logDir)
+		}
+	}
+	if b, err := os.ReadFile(filepath.Join(logDir, "stderr")); err != nil || !strings.Contains(string(b), "panic:") {
+		t.Errorf("runsc's stderr not kept in the log directory: %q, %v", b, err)
+	}
+}
+
+// TestBadInputFaults complements TestBadInput: broken module caches, a
+// harness that is not root, unsupported flags and outputs that cannot be
+// written, each with its exact last line of stderr and exit code.
+func TestBadInputFaults(t *testing.T) {
+	v := fakeGVisorVersion
+	modDir := func(f *fakeGVisor) string { return filepath.Join(f.modcache, "gvisor.dev", "gvisor@"+v) }
+	// download fills the fake's module cache, as an earlier build would.
+	download := func(t *testing.T, f *fakeGVisor) {
+		cmd := exec.Command("go", "mod", "download", "gvisor.dev/gvisor@"+v)
+		cmd.Dir = t.TempDir()
+		cmd.Env = append(os.Environ(), f.env()...)
+		if out, err := cmd.CombinedOutput(); err != nil {
+			t.Fatalf("go mod download: %v\n%s", err, out)
+		}
+	}
+	file := filepath.Join(t.TempDir(), "a-file")
+	os.WriteFile(file, nil, 0o644)
+
+	// A copy of the harness that uid 65534 may execute.
+	nobodyDir, err := os.MkdirTemp("", "rh-nobody-")
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { os.RemoveAll(nobodyDir) })
+	os.Chmod(nobodyDir, 0o755)
+	nobodyBin := filepath.Join(nobodyDir, "runsc-harness")
+	if b, err := os.ReadFile(cliBin); err == nil {
+		os.WriteFile(nobodyBin, b, 0o755)
+	}
+
+	tests := []struct {
+		name string
+		// setup prepares the fake gVisor and returns the args and the
+		// exact last line of stderr expected.
+		setup    func(t *testing.T, f *fakeGVisor) (args []string, want string)
+		wantCode int
+		nobody   bool // run as uid/gid 65534
+		root     bool // needs root to set up
+	}{
+		{
+			name: "truncated module zip in the proxy",
+			setup: func(t *testing.T, f *fakeGVisor) ([]string, string) {
+				zp := filepath.Join(f.proxy, "gvisor.dev", "gvisor", "@v", v+".zip")
+				b, _ := os.ReadFile(zp)
+				os.WriteFile(zp, b[:len(b)/2], 0o644)
+				return []string{"build", "--gvisor", v, "--patches", f.series},
+					"runsc-harness build: downloading gvisor.dev/gvisor@" + v + ": zip: not a valid zip file"
+			},
+			wantCode: 1,
+		},
+		{
+			name: "edited file in the module cache",
+			setup: func(t *testing.T, f *fakeGVisor) ([]string, string) {
+				download(t, f)
+				want, err := dirhashOf(modDir(f), v)
+				if err != nil {
+					t.Fatal(err)
+				}
+				os.WriteFile(filepath.Join(modDir(f), "pkg", "a", "a.go"), []byte("package a\n\nfunc F() string { return \"fixed\" }\n"), 0o644)
+				got, err := dirhashOf(modDir(f), v)
+				if err != nil {
+					t.Fatal(err)
+				}
+				return []string{"build", "--gvisor", v, "--patches", f.series},
+					"runsc-harness build: module cache for gvisor.dev/gvisor@" + v + " is corrupt: " + modDir(f) + " hashes to " + got + ", want " + want + " (remove it with `go clean -modcache` and retry)"
+			},
+			wantCode: 1,
+		},
+		{
+			name: "module cache unreadable",
+			setup: func(t *testing.T, f *fakeGVisor) ([]string, string) {
+				download(t, f)
+				p := filepath.Join(modDir(f), "pkg", "a", "a.go")
+				os.Remove(p)
+				os.Symlink("/nonexistent", p) // unreadable even for root
+				return []string{"build", "--gvisor", v, "--patches", f.series},
+					"runsc-harness build: module cache for gvisor.dev/gvisor@" + v + " is unreadable: open " + p + ": no such file or directory"
+			},
+			wantCode: 1,
+		},
+		{
+			name: "build output is a file",
+			setup: func(t *testing.T, f *fakeGVisor) ([]string, string) {
+				return []string{"build", "--gvisor", v, "--patches", f.series, "--out", file},
+					"runsc-harness build: writing " + file + "/runsc-stock: mkdir " + file + ": not a directory"
+			},
+			wantCode: 1,
+		},
+		{
+			name: "build output under /proc",
+			setup: func(t *testing.T, f *fakeGVisor) ([]string, string) {
+				return []string{"build", "--gvisor", v, "--patches", f.series, "--out", "/proc/rh-out"},
+					"runsc-harness build: writing /proc/rh-out/runsc-stock: mkdir /proc/rh-out: no such file or directory"
+			},
+			wantCode: 1,
+		},
+		{
+			name: "run output is a file",
+			root: true,
+			setup: func(t *testing.T, f *fakeGVisor) ([]string, string) {
+				return []string{"run", "--guest", "tiny", "--native", "--out", filepath.Join(file, "out")},
+					"runsc-harness run: mkdir " + file + ": not a directory"
+			},
+			wantCode: 1,
+		},
+		{
+			name: "run: unsupported platform",
+			setup: func(t *testing.T, f *fakeGVisor) ([]string, string) {
+				return []string{"run", "--guest", "tiny", "--runsc", "stock=" + cliBin, "--platform", "kvm"},
+					`runsc-harness run: unknown platform "kvm" (want one of systrap, ptrace)`
+			},
+			wantCode: 2,
+		},
+		{
+			name: "verify: unsupported platform",
+			setup: func(t *testing.T, f *fakeGVisor) ([]string, string) {
+				return []string{"verify", "--platform", "kvm"}, `runsc-harness verify: unknown platform "kvm" (want one of systrap, ptrace)`
+			},
+			wantCode: 1,
+		},
+		{
+			name: "soak: unsupported platform",
+			setup: func(t *testing.T, f *fakeGVisor) ([]string, string) {
+				return []string{"soak", "--platform", "kvm"}, `runsc-harness soak: unknown platform "kvm" (want one of systrap, ptrace)`
+			},
+			wantCode: 1,
+		},
+		{
+			name: "soak: unknown storm variant",
+			setup: func(t *testing.T, f *fakeGVisor) ([]string, string) {
+				return []string{"soak", "--variant", "pipes"}, `runsc-harness soak: unknown storm variant "pipes" (want sync-socket, exec-fifo or all)`
+			},
+			wantCode: 1,
+		},
+		{
+			name:   "run: not root",
+			nobody: true,
+			setup: func(t *testing.T, f *fakeGVisor) ([]string, string) {
+				return []string{"run", "--guest", "tiny", "--runsc", "stock=" + nobodyBin}, "runsc-harness run: must run as root (runsc needs it)"
+			},
+			wantCode: 1,
+		},
+		{
+			name:   "verify: not root",
+			nobody: true,
+			setup: func(t *testing.T, f *fakeGVisor) ([]string, string) {
+				return []string{"verify"}, "runsc-harness verify: must run as root (runsc needs it)"
+			},
+			wantCode: 1,
+		},
+		{
+			name:   "soak: not root",
+			nobody: true,
+			setup: func(t *testing.T, f *fakeGVisor) ([]string, string) {
+				return []string{"soak"}, "runsc-harness soak: must run as root (runsc needs it)"
+			},
+			wantCode: 1,
+		},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			if (tc.nobody || tc.root) && os.Geteuid() != 0 {
+				t.Skip("needs root to set up")
+			}
+			f := newFakeGVisor(t)
+			args, want := tc.setup(t, f)
+			bin := cliBin
+			if tc.nobody {
+				bin = nobodyBin
+			}
+			cmd := exec.Command(bin, args...)
+			cmd.Env = append(os.Environ(), f.env()...)
+			if tc.nobody {
+				cmd.Dir = "/"
+				cmd.SysProcAttr = &syscall.SysProcAttr{Credential: &syscall.Credential{Uid: 65534, Gid: 65534}}
+				cmd.Env = append(cmd.Env, "HOME=/nonexistent")
+			}
+			var stderr bytes.Buffer
+			cmd.Stderr = &stderr
+			err := cmd.Run()
+			code := 0
+			if ee, ok := err.(*exec.ExitError); ok {
+				code = ee.ExitCode()
+			} else if err != nil {
+				t.Fatal(err)
+			}
+			if code != tc.wantCode {
+				t.Errorf("exit code = %d, want %d; stderr:\n%s", code, tc.wantCode, stderr.String())
+			}
+			if got := lastLine(stderr.String()); got != want {
+				t.Errorf("stderr ends with\n  %q\nwant\n  %q", got, want)
+			}
+		})
+	}
+}
+
+// dirhashOf is the go.sum hash of a module directory.
+func dirhashOf(dir, version string) (string, error) {
+	return dirhash.HashDir(dir, "gvisor.dev/gvisor@"+version, dirhash.Hash1)
 }
