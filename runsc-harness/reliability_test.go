@@ -2,11 +2,13 @@ package main
 
 import (
 	"bytes"
+	"encoding/json"
 	"fmt"
 	"os"
 	"os/exec"
 	"path/filepath"
 	"strings"
+	"sync"
 	"syscall"
 	"testing"
 	"time"
@@ -632,4 +634,163 @@ func TestBadInputFaults(t *testing.T) {
 // dirhashOf is the go.sum hash of a module directory.
 func dirhashOf(dir, version string) (string, error) {
 	return dirhash.HashDir(dir, "gvisor.dev/gvisor@"+version, dirhash.Hash1)
+}
+
+// TestConcurrentBuilds starts two builds of the same version at once on a
+// fresh cache: the second waits for the first's lock, then takes its
+// result, and both report the same binaries.
+func TestConcurrentBuilds(t *testing.T) {
+	f := newFakeGVisor(t)
+	// The first build holds its lock (in the patched package's test) until
+	// the second has said it waits.
+	if err := os.WriteFile(f.hang, nil, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	type result struct {
+		stdout bytes.Buffer
+		stderr lockedWriter
+		err    error
+	}
+	start := func() (*exec.Cmd, *result, chan struct{}) {
+		r := &result{}
+		cmd := exec.Command(cliBin, "build", "--gvisor", fakeGVisorVersion, "--patches", f.series, "--json")
+		cmd.Env = append(os.Environ(), f.env()...)
+		cmd.Stdout, cmd.Stderr = &r.stdout, &r.stderr
+		done := make(chan struct{})
+		if err := cmd.Start(); err != nil {
+			t.Fatal(err)
+		}
+		go func() { r.err = cmd.Wait(); close(done) }()
+		return cmd, r, done
+	}
+	first, r1, done1 := start()
+	defer first.Process.Kill()
+	// Wait until the first build holds the lock and is busy.
+	if !waitFor(2*time.Minute, func() bool { return len(build.ProcsIn(filepath.Join(f.cache, "tmp"))) > 0 }) {
+		t.Fatal("the first build never started")
+	}
+	second, r2, done2 := start()
+	defer second.Process.Kill()
+	const waiting = "waiting for another build of the same version"
+	if !waitFor(time.Minute, func() bool { return strings.Contains(r2.stderr.String(), waiting) }) {
+		t.Fatalf("the second build did not wait for the first:\n%s", r2.stderr.String())
+	}
+	os.Remove(f.hang)
+	for _, d := range []chan struct{}{done1, done2} {
+		select {
+		case <-d:
+		case <-time.After(2 * time.Minute):
+			t.Fatal("a build did not finish")
+		}
+	}
+	var res [2]build.Result
+	for i, r := range []*result{r1, r2} {
+		if r.err != nil {
+			t.Fatalf("build %d: %v\n%s", i+1, r.err, r.stderr.String())
+		}
+		if err := json.Unmarshal(r.stdout.Bytes(), &res[i]); err != nil {
+			t.Fatalf("build %d output: %v\n%s", i+1, err, r.stdout.String())
+		}
+	}
+	if res[0].Stock.Path != res[1].Stock.Path || res[0].Patched.Path != res[1].Patched.Path {
+		t.Errorf("the builds report different binaries:\n%+v\n%+v", res[0], res[1])
+	}
+	if res[0].Stock.Cached || res[0].Patched.Cached || !res[1].Stock.Cached || !res[1].Patched.Cached {
+		t.Errorf("want the first to build and the second to take its result: first %+v, second %+v", res[0], res[1])
+	}
+	if strings.Contains(r1.stderr.String(), waiting) {
+		t.Errorf("the first build waited too:\n%s", r1.stderr.String())
+	}
+}
+
+// lockedWriter is a buffer that may be read while a process writes it.
+type lockedWriter struct {
+	mu sync.Mutex
+	w  bytes.Buffer
+}
+
+func (l *lockedWriter) Write(p []byte) (int, error) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.w.Write(p)
+}
+
+func (l *lockedWriter) String() string {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.w.String()
+}
+
+// TestConcurrentRuns runs two harness runs at once with state bases in the
+// same directory: the second's sweep leaves the first's live sandbox alone,
+// both finish as they should, and nothing is left afterwards.
+func TestConcurrentRuns(t *testing.T) {
+	runsc := stockRunsc(t)
+	tmp := t.TempDir()
+	out := t.TempDir()
+	env := append(os.Environ(), "TMPDIR="+tmp)
+	// The first hangs under runsc until its 8 s deadline.
+	first := exec.Command(cliBin, "run", "--guest", "tiny", "--runsc", "stock="+runsc, "--timeout", "8s",
+		"--out", filepath.Join(out, "first"), "--", "-sleep")
+	first.Env = env
+	first.Stderr = &lockedWriter{}
+	if err := first.Start(); err != nil {
+		t.Fatal(err)
+	}
+	done := make(chan error, 1)
+	go func() { done <- first.Wait() }()
+	defer first.Process.Kill()
+	var root string
+	if !waitFor(time.Minute, func() bool {
+		m, _ := filepath.Glob(filepath.Join(tmp, sandbox.StateBasePrefix+"*", "stock"))
+		if len(m) != 1 {
+			return false
+		}
+		root = m[0]
+		ids, _ := sandbox.Runtime{Runsc: runsc, StateRoot: root}.List(t.Context())
+		return len(ids) == 1
+	}) {
+		t.Fatal("the first run's sandbox never came up")
+	}
+	sentry := func() bool {
+		procs, _ := sandbox.Leftovers(root)
+		for _, p := range procs {
+			if strings.Contains(p.Cmdline, " boot ") {
+				return true
+			}
+		}
+		return false
+	}
+	// The second runs to completion meanwhile.
+	_, stderr2, code := runCLI(t, []string{"TMPDIR=" + tmp}, "run", "--guest", "tiny", "--runsc", "stock="+runsc,
+		"--timeout", "60s", "--out", filepath.Join(out, "second"))
+	if code != 0 {
+		t.Fatalf("second run: exit %d\n%s", code, stderr2)
+	}
+	if strings.Contains(stderr2, "removed the state") || strings.Contains(stderr2, "cleaning up state") {
+		t.Errorf("the second run swept the first's live state:\n%s", stderr2)
+	}
+	if !sentry() {
+		t.Error("the first run's sandbox died while the second ran")
+	}
+	select {
+	case err := <-done:
+		if ee, ok := err.(*exec.ExitError); !ok || ee.ExitCode() != 1 {
+			t.Errorf("first run: %v, want exit 1 (its guest hangs)", err)
+		}
+	case <-time.After(time.Minute):
+		t.Fatal("the first run did not finish")
+	}
+	d := readDoc(t, filepath.Join(out, "first", "report.json"))
+	for _, r := range d.Runs {
+		if !strings.Contains(r.Failure, "killed at its deadline") {
+			t.Errorf("first run %s: failure %q, want its own deadline kill", r.Variant, r.Failure)
+		}
+	}
+	if left := procsMentioning(t, tmp); len(left) > 0 {
+		t.Errorf("left running: %v", left)
+	}
+	if m, _ := filepath.Glob(filepath.Join(tmp, sandbox.StateBasePrefix+"*")); len(m) != 0 {
+		t.Errorf("state bases left: %v", m)
+	}
 }
