@@ -186,7 +186,7 @@ func (s *StateBase) Runtime(name, runsc string) (Runtime, error) {
 // mounts), removes the base if it was temporary, and drops the lock. An
 // error says what could not be removed.
 func (s *StateBase) Close() error {
-	err := cleanRoots(s.Dir, s.own, io.Discard)
+	err := cleanRoots(s.Dir, s.own, false, io.Discard)
 	if s.temp {
 		if rerr := os.RemoveAll(s.Dir); rerr != nil && err == nil {
 			err = rerr
@@ -247,7 +247,7 @@ func cleanBase(dir string, lock *os.File, log io.Writer) error {
 	var own owner
 	b, _ := io.ReadAll(io.NewSectionReader(lock, 0, 1<<20))
 	_ = json.Unmarshal(b, &own) // an unreadable record still gets its processes killed
-	if err := cleanRoots(dir, own, log); err != nil {
+	if err := cleanRoots(dir, own, true, log); err != nil {
 		return err
 	}
 	ents, err := os.ReadDir(dir)
@@ -266,14 +266,15 @@ func cleanBase(dir string, lock *os.File, log io.Writer) error {
 
 // cleanRoots kills the processes of every state root under dir, deletes
 // the containers of the recorded runtimes and unmounts what is mounted
-// under dir.
-func cleanRoots(dir string, own owner, log io.Writer) error {
+// under dir. stale says the run that owned dir died (and is reported on
+// log).
+func cleanRoots(dir string, own owner, stale bool, log io.Writer) error {
 	var errs []error
 	procs, err := procsUnder(dir)
 	if err != nil {
 		return err
 	}
-	if len(procs) > 0 || own.PID != os.Getpid() {
+	if stale {
 		fmt.Fprintf(log, "cleaning up state %s left by harness pid %d: %d process(es)\n", dir, own.PID, len(procs))
 	}
 	for _, p := range procs {
@@ -290,6 +291,12 @@ func cleanRoots(dir string, own owner, log io.Writer) error {
 	for _, n := range names {
 		rt := Runtime{Runsc: own.Runtimes[n], StateRoot: filepath.Join(dir, n)}
 		if _, err := os.Stat(rt.StateRoot); err != nil {
+			continue
+		}
+		if _, err := os.Stat(rt.Runsc); err != nil {
+			// The binary is gone: its processes were killed above, and
+			// its state files go with the directory.
+			fmt.Fprintf(log, "  %s: cannot ask runsc to delete containers: %v\n", rt.StateRoot, err)
 			continue
 		}
 		if ids, err := rt.List(context.Background()); err == nil && len(ids) > 0 {
