@@ -12,6 +12,7 @@ import (
 	"time"
 
 	"github.com/restartsys/restartsys/patches"
+	"github.com/restartsys/restartsys/runsc-harness/internal/series"
 )
 
 // cliBin is the runsc-harness binary the CLI tests drive, built once.
@@ -186,22 +187,48 @@ func TestCheckEverySnapshot(t *testing.T) {
 	if code != 0 {
 		t.Fatalf("check: exit %d\n%s\n%s", code, stdout, stderr)
 	}
-	rows := regexp.MustCompile(`(?m)^v0\.0\.0-\S+\s+\d{4}-\d\d-\d\d\s+(applied|already upstream)\s+(applied|already upstream)\s+ok$`).FindAllStringSubmatch(stdout, -1)
+	// One column per core patch: 0001 is fixed upstream from 2026-05-27 on,
+	// every other core patch applies to every snapshot.
+	core := coreSeries(t)
+	cols := make([]string, len(core))
+	for i := range cols {
+		cols[i] = `(applied|already upstream)`
+	}
+	rows := regexp.MustCompile(`(?m)^v0\.0\.0-\S+\s+\d{4}-\d\d-\d\d\s+`+strings.Join(cols, `\s+`)+`\s+ok$`).FindAllStringSubmatch(stdout, -1)
 	if len(rows) < 12 {
-		t.Fatalf("check reported %d good rows, want at least 12:\n%s", len(rows), stdout)
+		t.Fatalf("check reported %d good rows with %d patch columns, want at least 12:\n%s", len(rows), len(core), stdout)
 	}
 	affected := 0
 	for _, r := range rows {
 		if r[1] == "applied" {
 			affected++
 		}
-		if r[2] != "applied" {
-			t.Errorf("FIFO patch not applied in row %q", r[0])
+		for i, p := range core[1:] {
+			if r[i+2] != "applied" {
+				t.Errorf("patch %s not applied in row %q", p.ID, r[0])
+			}
 		}
 	}
 	if affected != 10 {
 		t.Errorf("ConvertIntr patch applied to %d snapshots, want the 10 affected ones", affected)
 	}
+}
+
+// coreSeries returns the core set of the committed series map.
+func coreSeries(t *testing.T) []*series.Patch {
+	t.Helper()
+	s, err := series.Load(patches.FS)
+	if err != nil {
+		t.Fatal(err)
+	}
+	core, err := s.Select([]string{"core"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(core) < 2 || core[0].ID != "0001" {
+		t.Fatalf("core set = %v, want 0001 first and at least two patches", core)
+	}
+	return core
 }
 
 // TestBuildStampsAndCaches builds stock and patched runsc for the default
@@ -226,8 +253,19 @@ func TestBuildStampsAndCaches(t *testing.T) {
 	if got := version("runsc-stock"); !strings.HasPrefix(got, "runsc version v0.0.0-20260518063529-209a0ce076a1\n") {
 		t.Errorf("stock --version = %q", got)
 	}
-	if got := version("runsc-patched"); !regexp.MustCompile(`^runsc version v0\.0\.0-20260518063529-209a0ce076a1\+restartsys-core-[0-9a-f]{12}\.0001\.0002\n`).MatchString(got) {
-		t.Errorf("patched --version = %q, want the series id and both patches", got)
+	// The stamp names the series id and every core patch that applies to
+	// 2026-05-18, which is all of them.
+	s, err := series.Load(patches.FS)
+	if err != nil {
+		t.Fatal(err)
+	}
+	core := coreSeries(t)
+	want := "runsc version v0.0.0-20260518063529-209a0ce076a1+" + s.ID(core)
+	for _, p := range core {
+		want += "." + p.ID
+	}
+	if got := version("runsc-patched"); !strings.HasPrefix(got, want+"\n") {
+		t.Errorf("patched --version = %q, want prefix %q", got, want+"\n")
 	}
 	for _, want := range []string{filepath.Join(out, "runsc-stock"), filepath.Join(out, "runsc-patched")} {
 		if !strings.Contains(stdout, want) {
