@@ -53,7 +53,7 @@ func parseConfig(args []string, stderr io.Writer) (*config, error) {
 	duration := fs.Duration("duration", 6*time.Second, "stop a case after this much time (whichever of -rounds and -duration comes first)")
 	interval := fs.Duration("interval", 100*time.Microsecond, "minimum gap between two signals of the storm")
 	delay := fs.Duration("delay", 500*time.Microsecond, "how long the peer waits before each packet or FIFO open, so the tested thread is really blocked")
-	timeout := fs.Duration("timeout", 60*time.Second, "deadline for the whole run; unfinished cases are reported as \"hang\"")
+	timeout := fs.Duration("timeout", 0, "deadline for the whole run; unfinished cases are reported as \"hang\" (0: 3 × -duration + 30s, room for three cases)")
 	strict := fs.Bool("strict", false, "exit 1 if any EINTR, wrong byte, hang or unexpected error was seen")
 	stopOnEINTR := fs.Bool("stop-on-eintr", false, "end each case at its first EINTR (fast detection)")
 	dir := fs.String("dir", os.TempDir(), "directory in which the exec-fifo variant makes its temporary FIFO directory")
@@ -92,10 +92,13 @@ func parseConfig(args []string, stderr io.Writer) (*config, error) {
 		return nil, fmt.Errorf("%w: -interval must not be negative", errUsage)
 	case c.delay < 0:
 		return nil, fmt.Errorf("%w: -delay must not be negative", errUsage)
-	case c.timeout <= 0:
-		return nil, fmt.Errorf("%w: -timeout must be positive", errUsage)
+	case c.timeout < 0:
+		return nil, fmt.Errorf("%w: -timeout must not be negative", errUsage)
 	case c.peek != peekNull && c.peek != peekXSys:
 		return nil, fmt.Errorf("%w: -peek %q: want null or xsys", errUsage, c.peek)
+	}
+	if c.timeout == 0 {
+		c.timeout = 3*c.duration + 30*time.Second
 	}
 	return c, nil
 }

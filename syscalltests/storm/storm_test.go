@@ -35,7 +35,7 @@ func TestParseConfig(t *testing.T) {
 		check    func(*config) error
 	}{
 		{name: "defaults", args: nil, variants: []string{variantSyncSocket, variantExecFIFO}, check: func(c *config) error {
-			if c.timeout != 60*time.Second || c.peek != peekNull || c.strict || c.rounds <= 0 {
+			if c.timeout != 48*time.Second || c.peek != peekNull || c.strict || c.rounds <= 0 {
 				return fmt.Errorf("unexpected defaults %+v", c)
 			}
 			return nil
@@ -53,7 +53,13 @@ func TestParseConfig(t *testing.T) {
 		{name: "unknown variant", args: []string{"-variant", "pipe"}, wantErr: true},
 		{name: "negative rounds", args: []string{"-rounds", "-1"}, wantErr: true},
 		{name: "zero duration", args: []string{"-duration", "0"}, wantErr: true},
-		{name: "zero timeout", args: []string{"-timeout", "0s"}, wantErr: true},
+		{name: "timeout follows duration", args: []string{"-duration", "20s"}, variants: []string{variantSyncSocket, variantExecFIFO}, check: func(c *config) error {
+			if c.timeout != 90*time.Second {
+				return fmt.Errorf("-duration 20s: timeout %v, want 3 × 20s + 30s", c.timeout)
+			}
+			return nil
+		}},
+		{name: "negative timeout", args: []string{"-timeout", "-1s"}, wantErr: true},
 		{name: "negative delay", args: []string{"-delay", "-1ms"}, wantErr: true},
 		{name: "bad peek", args: []string{"-peek", "msg"}, wantErr: true},
 		{name: "stray argument", args: []string{"extra"}, wantErr: true},
