@@ -13,6 +13,7 @@ import (
 
 	"github.com/restartsys/restartsys/runsc-harness/internal/report"
 	"github.com/restartsys/restartsys/runsc-harness/internal/sandbox"
+	"github.com/restartsys/restartsys/runsc-harness/internal/testrunsc"
 	"github.com/restartsys/restartsys/syscalltests/guestio"
 )
 
@@ -109,14 +110,7 @@ func stockRunsc(t *testing.T) string {
 	if err := sandbox.CheckRoot(); err != nil {
 		t.Skip(err)
 	}
-	p := os.Getenv("RUNSC")
-	if p == "" {
-		p = "/tmp/runsc-stock-20260518"
-	}
-	if _, err := os.Stat(p); err != nil {
-		t.Skipf("no runsc: %v", err)
-	}
-	return p
+	return testrunsc.Stock(t)
 }
 
 // assertNothingLeft checks the state root the way a person would: runsc

@@ -12,26 +12,21 @@ import (
 	"time"
 
 	"github.com/google/go-cmp/cmp"
+
 	"github.com/restartsys/restartsys/runsc-harness/internal/guests"
 	"github.com/restartsys/restartsys/runsc-harness/internal/oci"
+	"github.com/restartsys/restartsys/runsc-harness/internal/testrunsc"
 	"github.com/restartsys/restartsys/syscalltests/guestio"
 )
 
-// runscPath is the runsc the integration tests use: $RUNSC, or the stock
-// build the project keeps in /tmp.
+// runscPath is the runsc the integration tests use: $RUNSC_STOCK, or the
+// stock build of the harness's own cache (built on first use).
 func runscPath(t *testing.T) string {
 	t.Helper()
 	if err := CheckRoot(); err != nil {
 		t.Skip(err)
 	}
-	p := os.Getenv("RUNSC")
-	if p == "" {
-		p = "/tmp/runsc-stock-20260518"
-	}
-	if _, err := os.Stat(p); err != nil {
-		t.Skipf("no runsc: %v", err)
-	}
-	return p
+	return testrunsc.Stock(t)
 }
 
 var tinyBin string
