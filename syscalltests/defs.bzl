@@ -1,62 +1,144 @@
 """syscall_test: one guest program, run natively and under stock and patched runsc.
 
-A sketch of the variant expansion. For syscall_test(name = "storm", ...)
-it declares, per platform P in platforms:
+In the style of gVisor's syscall_test (test/runner/defs.bzl): one
+declaration
 
-    storm_native                tags: native
-    storm_runsc_stock_P         tags: runsc_P, stock   (+ manual, local)
-    storm_runsc_patched_P       tags: runsc_P, patched (+ manual, local)
+    syscall_test(name = "bootstrap_storm", guest = ":storm", cases = [...])
 
-and a test_suite "storm" of all of them. The runsc variants are manual (they
-need root and runsc binaries given with --test_env=RUNSC_STOCK=... and
-RUNSC_PATCHED=...) and local (runsc does not run inside Bazel's sandbox).
-Select with e.g. bazel test --test_tag_filters=runsc_systrap,patched //syscalltests/...
+expands, per platform P, into
 
-Not yet done: comparing each runsc report with the native one (runsc-harness
-compare) instead of only checking that a report was written.
+    bootstrap_storm_native                 tags: native
+    bootstrap_storm_runsc_stock_P          tags: runsc_P, stock
+    bootstrap_storm_runsc_patched_P        tags: runsc_P, patched
+
+plus _network_sandbox variants (tag network_sandbox) when network = True,
+and a test_suite bootstrap_storm of all of them. Every variant is tagged
+local and no-sandbox, as gVisor's are: runsc needs root, real namespaces and
+short paths, which Bazel's sandbox does not give. Variants for
+manual_platforms are also tagged manual (declared, listed by bazel query,
+not run by //...). Select with e.g.
+
+    bazel test --test_tag_filters=runsc_systrap,patched //syscalltests/...
+
+The test executable is //runsc-harness/bazel/guesttest: each runsc variant
+runs the guest natively and under runsc and compares the two reports cell
+by cell. native and patched variants pass only if nothing diverges; stock
+variants pass only if exactly the shapes a case lists in stock_diverges
+diverge (the test proves it can see the known bug). The cases are spread
+over shard_count shards (TEST_TOTAL_SHARDS, TEST_SHARD_INDEX). JUnit XML
+goes to $XML_OUTPUT_FILE.
+
+The runsc binaries are @runsc_stock//:runsc and @runsc_patched//:runsc
+(runsc-harness/bazel/runsc.bzl), for the gVisor version WORKSPACE names.
 """
 
-PLATFORMS = ["systrap", "ptrace"]
+PLATFORMS = ["systrap"]
+MANUAL_PLATFORMS = ["ptrace"]
 
-def syscall_test(name, guest, args = [], platforms = PLATFORMS, size = "medium", tags = [], **kwargs):
+_RUNNER = "//runsc-harness/bazel/guesttest"
+_RUNSC = {
+    "patched": "@runsc_patched//:runsc",
+    "stock": "@runsc_stock//:runsc",
+}
+
+def _case(c):
+    for k in c.keys():
+        if k not in ["name", "args", "native_args", "stock_diverges"]:
+            fail("syscall_test case %r: unknown key %r" % (c.get("name"), k))
+    if not c.get("name"):
+        fail("syscall_test case without a name: %r" % c)
+    return {
+        "args": c.get("args", []),
+        "name": c["name"],
+        "native_args": c.get("native_args", []),
+        "stock_diverges": c.get("stock_diverges", []),
+    }
+
+def syscall_test(
+        name,
+        guest,
+        cases,
+        platforms = PLATFORMS,
+        manual_platforms = MANUAL_PLATFORMS,
+        network = False,
+        shard_count = None,
+        size = "medium",
+        tags = [],
+        **kwargs):
     """Declares the native, stock-runsc and patched-runsc variants of a guest.
 
     Args:
       name: base name of the variants and of their test_suite.
       guest: label of the guest go_binary (static, pure).
-      args: arguments passed to the guest.
-      platforms: runsc platforms to declare variants for.
+      cases: list of dicts, one run of the guest each: name; args (every
+        mode); native_args (appended in the native variant only); and
+        stock_diverges, the shapes stock runsc is known to get wrong in this
+        case on the gVisor version of @runsc_stock.
+      platforms: runsc platforms whose variants //... runs.
+      manual_platforms: runsc platforms whose variants are tagged manual.
+      network: also declare variants with runsc --network=sandbox.
+      shard_count: shards per variant (default: one per case).
       size: test size of every variant.
       tags: extra tags for every variant.
-      **kwargs: passed to every sh_test (timeout, flaky, ...).
+      **kwargs: passed to every test (timeout, flaky, ...).
     """
-    runner = "//runsc-harness/bazel:guest_test.sh"
+    cases_json = json.encode([_case(c) for c in cases])
+
+    # Test args are split like a Bourne shell command line and expanded
+    # like make variables: single quotes keep the JSON whole.
+    if "'" in cases_json or "$" in cases_json:
+        fail("syscall_test %s: no ' or $ in cases" % name)
+    if shard_count == None:
+        shard_count = len(cases)
+    common = ["-guest", "$(rootpath %s)" % guest, "-cases", "'%s'" % cases_json]
+    base_tags = tags + ["local", "no-sandbox"]
     variants = []
 
     native.sh_test(
         name = name + "_native",
-        srcs = [runner],
-        args = ["native", "$(rootpath %s)" % guest] + args,
+        srcs = [_RUNNER],
+        args = ["-mode", "native"] + common,
         data = [guest],
         size = size,
-        tags = tags + ["native"],
+        shard_count = shard_count,
+        tags = base_tags + ["native"],
         **kwargs
     )
     variants.append(name + "_native")
 
-    for platform in platforms:
+    networks = [("", "none")]
+    if network:
+        networks.append(("_network_sandbox", "sandbox"))
+    for platform in platforms + manual_platforms:
         for kind in ["stock", "patched"]:
-            variant = "%s_runsc_%s_%s" % (name, kind, platform)
-            native.sh_test(
-                name = variant,
-                srcs = [runner],
-                args = [kind, platform, "$(rootpath %s)" % guest] + args,
-                data = [guest],
-                size = size,
-                tags = tags + ["runsc_" + platform, kind, "manual", "local"],
-                **kwargs
-            )
-            variants.append(variant)
+            for suffix, net in networks:
+                variant = "%s_runsc_%s_%s%s" % (name, kind, platform, suffix)
+                vtags = base_tags + ["runsc_" + platform, kind]
+                if net != "none":
+                    vtags.append("network_" + net)
+                if platform in manual_platforms:
+                    vtags.append("manual")
+                native.sh_test(
+                    name = variant,
+                    srcs = [_RUNNER],
+                    args = [
+                        "-mode",
+                        kind,
+                        "-platform",
+                        platform,
+                        "-network",
+                        net,
+                        "-runsc",
+                        "$(rootpath %s)" % _RUNSC[kind],
+                    ] + common,
+                    data = [guest, _RUNSC[kind]],
+                    size = size,
+                    shard_count = shard_count,
+                    tags = vtags,
+                    **kwargs
+                )
+                if platform not in manual_platforms:
+                    variants.append(variant)
 
     native.test_suite(
         name = name,

@@ -95,3 +95,32 @@ func StringArgs(src []byte, fn string) ([]string, error) {
 	}
 	return found[0], nil
 }
+
+// UseRepo returns the repositories of the use_repo call whose first
+// argument is the extension ext (use_repo(go_deps, "a", "b") gives a, b).
+func UseRepo(moduleBazel []byte, ext string) ([]string, error) {
+	re := regexp.MustCompile(`(?s)\buse_repo\(\s*` + regexp.QuoteMeta(ext) + `\s*,(.*?)\)`)
+	found := re.FindAllStringSubmatch(stripComments(moduleBazel), -1)
+	if len(found) != 1 {
+		return nil, fmt.Errorf("want one use_repo(%s, ...), found %d", ext, len(found))
+	}
+	var args []string
+	for _, s := range stringRE.FindAllStringSubmatch(found[0][1], -1) {
+		args = append(args, s[1])
+	}
+	return args, nil
+}
+
+// CallAttr returns attribute attr of the single call of fn (a plain name:
+// "runsc_repositories", or the part after the dot of "runsc.version").
+func CallAttr(src []byte, fn, attr string) (string, error) {
+	cs := calls(src, fn)
+	if len(cs) != 1 {
+		return "", fmt.Errorf("want one call of %s, found %d", fn, len(cs))
+	}
+	v, ok := cs[0][attr]
+	if !ok {
+		return "", fmt.Errorf("%s has no %s", fn, attr)
+	}
+	return v, nil
+}

@@ -89,6 +89,18 @@ use_repo(go_deps, "a_b", "c_d")
 	if got, err := StringArgs(src, "use_repo"); err != nil || !slices.Equal(got, []string{"a_b", "c_d"}) {
 		t.Errorf("StringArgs = %q, %v", got, err)
 	}
+	two := []byte(`use_repo(go_deps, "a_b", "c_d")
+use_repo(runsc, "runsc_stock")
+runsc.version(gvisor = "v1")`)
+	if got, err := UseRepo(two, "go_deps"); err != nil || !slices.Equal(got, []string{"a_b", "c_d"}) {
+		t.Errorf("UseRepo(go_deps) = %q, %v", got, err)
+	}
+	if got, err := UseRepo(two, "runsc"); err != nil || !slices.Equal(got, []string{"runsc_stock"}) {
+		t.Errorf("UseRepo(runsc) = %q, %v", got, err)
+	}
+	if got, err := CallAttr(two, "version", "gvisor"); err != nil || got != "v1" {
+		t.Errorf("CallAttr = %q, %v", got, err)
+	}
 	if _, err := BazelDeps([]byte(`bazel_dep(name = "a", version = "1") bazel_dep(name = "a", version = "2")`)); err == nil {
 		t.Error("BazelDeps with a duplicate: no error")
 	}
@@ -109,11 +121,14 @@ func TestGoModules(t *testing.T) {
 		want = append(want, RepoName(r.Mod.Path))
 	}
 	sort.Strings(want)
-	for _, c := range []struct{ file, fn string }{
-		{"WORKSPACE", "materialised_go_modules"},
-		{"MODULE.bazel", "use_repo"},
+	for _, c := range []struct {
+		file, fn string
+		args     func([]byte) ([]string, error)
+	}{
+		{"WORKSPACE", "materialised_go_modules", func(b []byte) ([]string, error) { return StringArgs(b, "materialised_go_modules") }},
+		{"MODULE.bazel", "use_repo(go_deps, ...)", func(b []byte) ([]string, error) { return UseRepo(b, "go_deps") }},
 	} {
-		got, err := StringArgs(readRoot(t, c.file), c.fn)
+		got, err := c.args(readRoot(t, c.file))
 		if err != nil {
 			t.Fatalf("%s: %v", c.file, err)
 		}
@@ -121,6 +136,32 @@ func TestGoModules(t *testing.T) {
 		if !slices.Equal(got, want) {
 			t.Errorf("%s %s = %q, want %q (one per go.mod require)", c.file, c.fn, got, want)
 		}
+	}
+}
+
+// TestRunscVersions checks that WORKSPACE (runsc_repositories) and
+// MODULE.bazel (the runsc extension) build @runsc_stock and @runsc_patched
+// for the same gVisor version, and that MODULE.bazel brings both in.
+func TestRunscVersions(t *testing.T) {
+	ws, err := CallAttr(readRoot(t, "WORKSPACE"), "runsc_repositories", "gvisor")
+	if err != nil {
+		t.Fatalf("WORKSPACE: %v", err)
+	}
+	mod := readRoot(t, "MODULE.bazel")
+	mv, err := CallAttr(mod, "version", "gvisor")
+	if err != nil {
+		t.Fatalf("MODULE.bazel: runsc.version: %v", err)
+	}
+	if ws != mv {
+		t.Errorf("gVisor for runsc: WORKSPACE %q, MODULE.bazel %q; want the same", ws, mv)
+	}
+	repos, err := UseRepo(mod, "runsc")
+	if err != nil {
+		t.Fatalf("MODULE.bazel: %v", err)
+	}
+	sort.Strings(repos)
+	if want := []string{"runsc_patched", "runsc_stock"}; !slices.Equal(repos, want) {
+		t.Errorf("MODULE.bazel use_repo(runsc, ...) = %q, want %q", repos, want)
 	}
 }
 
