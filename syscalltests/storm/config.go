@@ -37,6 +37,7 @@ type config struct {
 	timeout     time.Duration
 	strict      bool
 	stopOnEINTR bool
+	trials      int
 	dir         string
 	peek        string
 }
@@ -53,9 +54,10 @@ func parseConfig(args []string, stderr io.Writer) (*config, error) {
 	duration := fs.Duration("duration", 6*time.Second, "stop a case after this much time (whichever of -rounds and -duration comes first)")
 	interval := fs.Duration("interval", 100*time.Microsecond, "minimum gap between two signals of the storm")
 	delay := fs.Duration("delay", 500*time.Microsecond, "how long the peer waits before each packet or FIFO open, so the tested thread is really blocked")
-	timeout := fs.Duration("timeout", 0, "deadline for the whole run; unfinished cases are reported as \"hang\" (0: 3 × -duration + 30s, room for three cases)")
+	timeout := fs.Duration("timeout", 0, "deadline for the whole run; unfinished cases are reported as \"hang\" (0: 3 × -trials × -duration + 30s, room for three cases)")
 	strict := fs.Bool("strict", false, "exit 1 if any EINTR, wrong byte, hang or unexpected error was seen")
 	stopOnEINTR := fs.Bool("stop-on-eintr", false, "end each case at its first EINTR (fast detection)")
+	trials := fs.Int("trials", 1, "run each case this many times, each a fresh start reported as a case of its own with a \"trial\" counter (with -stop-on-eintr: time-to-first-EINTR statistics)")
 	dir := fs.String("dir", os.TempDir(), "directory in which the exec-fifo variant makes its temporary FIFO directory")
 	peek := fs.String("peek", peekNull, "how sync-socket probes the packet length: null (recvfrom(fd, NULL, 0, ...)) or xsys (unix.Recvfrom(fd, nil, ...), as runc does)")
 	if err := fs.Parse(args); err != nil {
@@ -72,6 +74,7 @@ func parseConfig(args []string, stderr io.Writer) (*config, error) {
 		timeout:     *timeout,
 		strict:      *strict,
 		stopOnEINTR: *stopOnEINTR,
+		trials:      *trials,
 		dir:         *dir,
 		peek:        *peek,
 	}
@@ -94,11 +97,13 @@ func parseConfig(args []string, stderr io.Writer) (*config, error) {
 		return nil, fmt.Errorf("%w: -delay must not be negative", errUsage)
 	case c.timeout < 0:
 		return nil, fmt.Errorf("%w: -timeout must not be negative", errUsage)
+	case c.trials < 1:
+		return nil, fmt.Errorf("%w: -trials must be at least 1", errUsage)
 	case c.peek != peekNull && c.peek != peekXSys:
 		return nil, fmt.Errorf("%w: -peek %q: want null or xsys", errUsage, c.peek)
 	}
 	if c.timeout == 0 {
-		c.timeout = 3*c.duration + 30*time.Second
+		c.timeout = 3*time.Duration(c.trials)*c.duration + 30*time.Second
 	}
 	return c, nil
 }

@@ -126,29 +126,47 @@ func runAll(cfg *config, stderr io.Writer) (*guestio.Report, error) {
 	deadline := time.Now().Add(cfg.timeout)
 	rep := &guestio.Report{Program: "storm"}
 	for _, s := range specsFor(cfg) {
-		if time.Until(deadline) <= 0 {
-			rep.Cases = append(rep.Cases, guestio.Case{
-				Shape:       s.shape,
-				Disposition: "restart",
-				Observed:    guestio.Observed{Result: "hang"},
-				Note:        "not started: the -timeout deadline had passed",
-			})
-			continue
+		for trial := 1; trial <= cfg.trials; trial++ {
+			c, err := runTrial(cfg, s, deadline, stderr)
+			if err != nil {
+				return nil, err
+			}
+			// With -trials, every trial is a case of its own, numbered.
+			if cfg.trials > 1 {
+				if c.Counters == nil {
+					c.Counters = map[string]int64{}
+				}
+				c.Counters["trial"] = int64(trial)
+			}
+			rep.Cases = append(rep.Cases, c)
 		}
-		v, err := s.setup(cfg)
-		if err != nil {
-			return nil, fmt.Errorf("%s: %w", s.shape, err)
-		}
-		c := runCase(cfg, v, deadline)
-		fmt.Fprintf(stderr, "storm: %s: %s rounds=%d signals=%d interrupted=%d eintr=%d wrong_bytes=%d elapsed=%dms\n",
-			c.Shape, c.Observed.Result, c.Counters["rounds"], c.Counters["signals"], c.Counters["interrupted"],
-			c.Counters["eintr"], c.Counters["wrong_bytes"], c.Counters["elapsed_ms"])
-		if c.Note != "" {
-			fmt.Fprintf(stderr, "storm: %s: %s\n", c.Shape, c.Note)
-		}
-		rep.Cases = append(rep.Cases, c)
 	}
 	return rep, nil
+}
+
+// runTrial sets up and runs one case of spec s, or reports it as a hang
+// without starting it when deadline has passed.
+func runTrial(cfg *config, s caseSpec, deadline time.Time, stderr io.Writer) (guestio.Case, error) {
+	if time.Until(deadline) <= 0 {
+		return guestio.Case{
+			Shape:       s.shape,
+			Disposition: "restart",
+			Observed:    guestio.Observed{Result: "hang"},
+			Note:        "not started: the -timeout deadline had passed",
+		}, nil
+	}
+	v, err := s.setup(cfg)
+	if err != nil {
+		return guestio.Case{}, fmt.Errorf("%s: %w", s.shape, err)
+	}
+	c := runCase(cfg, v, deadline)
+	fmt.Fprintf(stderr, "storm: %s: %s rounds=%d signals=%d interrupted=%d eintr=%d wrong_bytes=%d elapsed=%dms\n",
+		c.Shape, c.Observed.Result, c.Counters["rounds"], c.Counters["signals"], c.Counters["interrupted"],
+		c.Counters["eintr"], c.Counters["wrong_bytes"], c.Counters["elapsed_ms"])
+	if c.Note != "" {
+		fmt.Fprintf(stderr, "storm: %s: %s\n", c.Shape, c.Note)
+	}
+	return c, nil
 }
 
 // runCase runs one variant with the storm until it ends or deadline.

@@ -44,7 +44,7 @@ func TestParseConfig(t *testing.T) {
 		{name: "flags", args: []string{"-variant=sync-socket", "-rounds=5", "-duration=2s", "-interval=1ms", "-delay=3ms", "-timeout=9s", "-strict", "-peek=xsys", "-stop-on-eintr"},
 			variants: []string{variantSyncSocket}, check: func(c *config) error {
 				want := config{variants: c.variants, rounds: 5, duration: 2 * time.Second, interval: time.Millisecond, delay: 3 * time.Millisecond,
-					timeout: 9 * time.Second, strict: true, stopOnEINTR: true, dir: c.dir, peek: peekXSys}
+					timeout: 9 * time.Second, strict: true, stopOnEINTR: true, trials: 1, dir: c.dir, peek: peekXSys}
 				if fmt.Sprint(*c) != fmt.Sprint(want) {
 					return fmt.Errorf("got %+v, want %+v", *c, want)
 				}
@@ -59,6 +59,13 @@ func TestParseConfig(t *testing.T) {
 			}
 			return nil
 		}},
+		{name: "timeout follows trials", args: []string{"-variant", "sync-socket", "-trials", "100", "-duration", "1s"}, variants: []string{variantSyncSocket}, check: func(c *config) error {
+			if c.trials != 100 || c.timeout != 330*time.Second {
+				return fmt.Errorf("-trials 100 -duration 1s: trials %d, timeout %v, want 100 and 3 × 100 × 1s + 30s", c.trials, c.timeout)
+			}
+			return nil
+		}},
+		{name: "zero trials", args: []string{"-trials", "0"}, wantErr: true},
 		{name: "negative timeout", args: []string{"-timeout", "-1s"}, wantErr: true},
 		{name: "negative delay", args: []string{"-delay", "-1ms"}, wantErr: true},
 		{name: "bad peek", args: []string{"-peek", "msg"}, wantErr: true},
