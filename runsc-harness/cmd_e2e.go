@@ -1,0 +1,221 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"flag"
+	"fmt"
+	"os"
+	"path/filepath"
+	"strings"
+	"time"
+
+	"github.com/restartsys/restartsys/runsc-harness/internal/build"
+	"github.com/restartsys/restartsys/runsc-harness/internal/e2e"
+	"github.com/restartsys/restartsys/runsc-harness/internal/guests"
+	"github.com/restartsys/restartsys/runsc-harness/internal/sandbox"
+)
+
+func init() {
+	register(&command{
+		name:     "e2e",
+		synopsis: "end to end with real runc inside runsc: e2e runc (sequential runc run / runc exec under a SIGURG storm)",
+		run:      runE2E,
+	})
+}
+
+// e2eConfig is what `e2e runc` was asked to do.
+type e2eConfig struct {
+	run           runConfig
+	runcVersion   string
+	platform      string
+	runs, execs   int
+	modes         []e2e.Mode
+	stormInterval time.Duration
+	opTimeout     time.Duration
+	timeout       time.Duration
+	noVerdict     bool
+}
+
+func parseE2EFlags(args []string) (*e2eConfig, error) {
+	if len(args) == 0 || args[0] != "runc" {
+		return nil, errors.New(`want "e2e runc [flags]" (runc is the only end-to-end client so far)`)
+	}
+	fs := flag.NewFlagSet("e2e runc", flag.ContinueOnError)
+	c := &e2eConfig{}
+	fs.StringVar(&c.run.gvisor, "gvisor", defaultGVisor, "gVisor version to build stock and patched runsc for: a module version, a date (YYYY-MM-DD) or latest; empty with --runsc")
+	fs.Var(&c.run.runtimes, "runsc", "NAME=PATH of a runsc binary, NAME starting with stock or patched (instead of --gvisor); repeat for several")
+	fs.StringVar(&c.run.cache, "cache", build.DefaultCacheDir(), "build cache directory, for runsc and runc ($RESTARTSYS_CACHE)")
+	fs.StringVar(&c.run.out, "out", "", "output directory (default out/e2e-TIMESTAMP under the repository)")
+	fs.StringVar(&c.run.state, "state", "", "private runsc state base directory (default: a fresh temporary one)")
+	fs.StringVar(&c.runcVersion, "runc-version", e2e.DefaultRuncVersion, "runc module version to build (github.com/opencontainers/runc)")
+	fs.StringVar(&c.platform, "platform", "systrap", "runsc platform: systrap or ptrace")
+	fs.IntVar(&c.runs, "runs", 50, "sequential `runc run` per mode")
+	fs.IntVar(&c.execs, "execs", 50, "sequential `runc exec -d` per mode (into one `runc run -d` container)")
+	modes := fs.String("modes", "plain,storm,asyncpreemptoff", "modes, comma-separated: plain (no storm), storm (SIGURG to every runc thread), asyncpreemptoff (no storm, GODEBUG=asyncpreemptoff=1)")
+	fs.DurationVar(&c.stormInterval, "storm-interval", 200*time.Microsecond, "SIGURG storm period")
+	fs.DurationVar(&c.opTimeout, "op-timeout", 30*time.Second, "deadline of one runc command inside the sandbox")
+	fs.DurationVar(&c.timeout, "timeout", 0, "deadline of each sandbox (default: 1m + 3s per operation)")
+	fs.BoolVar(&c.noVerdict, "no-verdict", false, "exit 0 whatever the counts (only fail when the runs could not be made)")
+	c.run.sets.register(fs)
+	fs.Usage = func() {
+		fmt.Fprintf(fs.Output(), "usage: runsc-harness e2e runc [flags]\n\n")
+		fs.PrintDefaults()
+	}
+	if err := parseFlags(fs, args[1:]); err != nil {
+		return nil, err
+	}
+	if len(c.run.runtimes) > 0 && c.run.gvisor == defaultGVisor {
+		c.run.gvisor = "" // --runsc given: do not build unless --gvisor was set explicitly
+		fs.Visit(func(f *flag.Flag) {
+			if f.Name == "gvisor" {
+				c.run.gvisor = f.Value.String()
+			}
+		})
+	}
+	for _, m := range strings.Split(*modes, ",") {
+		m = strings.TrimSpace(m)
+		if m == "" {
+			continue
+		}
+		ok := false
+		for _, k := range e2e.Modes {
+			ok = ok || e2e.Mode(m) == k
+		}
+		if !ok {
+			return nil, fmt.Errorf("unknown mode %q (want plain, storm, asyncpreemptoff)", m)
+		}
+		c.modes = append(c.modes, e2e.Mode(m))
+	}
+	if len(c.modes) == 0 {
+		return nil, errors.New("no mode selected")
+	}
+	if c.runs < 0 || c.execs < 0 || c.runs+c.execs == 0 {
+		return nil, errors.New("--runs and --execs must be >= 0, not both 0")
+	}
+	if err := (sandbox.Variant{Platform: c.platform, Network: "none", DirectFS: "default"}).Validate(); err != nil {
+		return nil, err
+	}
+	if len(c.run.runtimes) == 0 && c.run.gvisor == "" {
+		return nil, errors.New("no --gvisor V or --runsc NAME=PATH given")
+	}
+	return c, nil
+}
+
+func runE2E(ctx context.Context, args []string) error {
+	c, err := parseE2EFlags(args)
+	if err != nil {
+		if errors.Is(err, flag.ErrHelp) || errors.Is(err, errUsage) {
+			return err
+		}
+		fmt.Fprintf(os.Stderr, "runsc-harness e2e: %v\n", err)
+		return errUsage
+	}
+	doc, err := e2eRunc(ctx, c)
+	if err != nil {
+		return err
+	}
+	e2e.WriteTable(os.Stdout, doc)
+	if c.noVerdict {
+		return nil
+	}
+	if probs := doc.Problems(); len(probs) > 0 {
+		return errors.New(strings.Join(probs, "; "))
+	}
+	fmt.Println("verdict: stock runsc fails under the storm; patched runsc has no failure.")
+	return nil
+}
+
+// e2eRunc builds what is needed, runs one sandbox per runsc and writes the
+// reports into c.run.out.
+func e2eRunc(ctx context.Context, c *e2eConfig) (_ *e2e.Document, retErr error) {
+	if err := sandbox.CheckRoot(); err != nil {
+		return nil, err
+	}
+	gv := ""
+	if c.run.gvisor != "" {
+		if err := addBuiltRunsc(ctx, &c.run); err != nil {
+			return nil, err
+		}
+		v, err := resolveVersion(ctx, c.run.gvisor, os.Stderr)
+		if err != nil {
+			return nil, err
+		}
+		gv = v.Version
+	}
+	for _, r := range c.run.runtimes {
+		if fi, err := os.Stat(r.path); err != nil || !fi.Mode().IsRegular() {
+			return nil, fmt.Errorf("runsc %s: %s is not a file", r.name, r.path)
+		}
+	}
+	repo, err := guests.RepoRoot(".")
+	if err != nil {
+		return nil, err
+	}
+	if c.run.out == "" {
+		c.run.out = filepath.Join(repo, "out", "e2e-"+time.Now().Format("20060102-150405"))
+	}
+	if c.run.out, err = filepath.Abs(c.run.out); err != nil {
+		return nil, err
+	}
+	if err := os.MkdirAll(c.run.out, 0o755); err != nil {
+		return nil, err
+	}
+	runc, err := e2e.BuildRunc(ctx, c.runcVersion, c.run.cache, os.Stderr)
+	if err != nil {
+		return nil, err
+	}
+	driver := filepath.Join(c.run.out, "driver")
+	if err := e2e.BuildDriver(ctx, repo, driver); err != nil {
+		return nil, err
+	}
+	sb, err := openStateBase(c.run.state)
+	if err != nil {
+		return nil, err
+	}
+	defer func() {
+		if err := sb.Close(); err != nil {
+			fmt.Fprintf(os.Stderr, "runsc-harness e2e: cleanup of %s: %v\n", sb.Dir, err)
+			if retErr == nil {
+				retErr = err
+			}
+		}
+	}()
+	doc := &e2e.Document{
+		Schema: e2e.Schema, GVisor: gv, RuncVersion: runc.Version, RuncTags: runc.Tags,
+		Runs: c.runs, Execs: c.execs, Modes: c.modes, StormInterval: c.stormInterval.String(),
+		Platform: c.platform,
+	}
+	for _, r := range c.run.runtimes {
+		if ctx.Err() != nil {
+			break
+		}
+		rt, err := sb.Runtime(r.name, r.path)
+		if err != nil {
+			return nil, err
+		}
+		fmt.Fprintf(os.Stderr, "e2e: runc %s inside %s (%s): %d run + %d exec per mode, modes %v\n",
+			runc.Version, r.name, r.path, c.runs, c.execs, c.modes)
+		res, err := e2e.Run(ctx, e2e.Options{
+			Name: r.name, Kind: r.kind, Runsc: r.path, StateRoot: rt.StateRoot, Platform: c.platform,
+			Driver: driver, Runc: runc.Path, Runs: c.runs, Execs: c.execs, Modes: c.modes,
+			StormInterval: c.stormInterval, OpTimeout: c.opTimeout, Timeout: c.timeout,
+			WorkDir: c.run.out,
+		})
+		if err != nil {
+			return nil, fmt.Errorf("e2e under %s: %w", r.name, err)
+		}
+		if res.Failure != "" {
+			fmt.Fprintf(os.Stderr, "e2e: %s: %s\n", r.name, res.Failure)
+		}
+		doc.Results = append(doc.Results, *res)
+	}
+	if err := e2e.WriteReports(doc, c.run.out); err != nil {
+		return nil, err
+	}
+	fmt.Fprintf(os.Stderr, "reports in %s\n", c.run.out)
+	if err := ctx.Err(); err != nil {
+		return doc, fmt.Errorf("interrupted; partial reports in %s: %w", c.run.out, err)
+	}
+	return doc, nil
+}

@@ -1,0 +1,337 @@
+// Command driver runs inside the runsc sandbox of `runsc-harness e2e runc`,
+// as its init. It mounts the cgroup v1 hierarchies runc wants, then runs N
+// sequential `runc run` and N `runc exec -d` per mode (plain, SIGURG storm,
+// GODEBUG=asyncpreemptoff=1), every one bounded by a deadline, and prints
+// one e2e.Stat per (op, mode) on stdout as a line starting with
+// e2e.StatPrefix. Progress goes to stderr.
+//
+// The same binary is the containers' process (/guest in their rootfs):
+// "true" exits 0 at once, "sleep" reaps children and sleeps forever.
+//
+// As PID 1 it re-executes itself as a child and reaps every orphan (the
+// processes `runc exec -d` leaves) until that child exits.
+package main
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"flag"
+	"fmt"
+	"os"
+	"os/exec"
+	"strconv"
+	"strings"
+	"sync/atomic"
+	"syscall"
+	"time"
+
+	"github.com/restartsys/restartsys/runsc-harness/internal/e2e"
+	"golang.org/x/sys/unix"
+)
+
+func main() {
+	if len(os.Args) > 1 {
+		switch os.Args[1] {
+		case "true":
+			os.Exit(0)
+		case "sleep":
+			sleepForever()
+		}
+	}
+	if os.Getpid() == 1 && os.Getenv("E2E_DRIVER_CHILD") == "" {
+		os.Exit(reaper())
+	}
+	os.Exit(drive())
+}
+
+func sleepForever() {
+	for {
+		var ws unix.WaitStatus
+		if _, err := unix.Wait4(-1, &ws, 0, nil); err != nil {
+			time.Sleep(time.Second)
+		}
+	}
+}
+
+// reaper runs the driver as a child and reaps every process reparented to
+// PID 1 until that child exits; it returns the child's exit status.
+func reaper() int {
+	cmd := exec.Command("/proc/self/exe", os.Args[1:]...)
+	cmd.Args[0] = os.Args[0]
+	cmd.Env = append(os.Environ(), "E2E_DRIVER_CHILD=1")
+	cmd.Stdin, cmd.Stdout, cmd.Stderr = os.Stdin, os.Stdout, os.Stderr
+	if err := cmd.Start(); err != nil {
+		fmt.Fprintf(os.Stderr, "driver: %v\n", err)
+		return 1
+	}
+	for {
+		var ws unix.WaitStatus
+		pid, err := unix.Wait4(-1, &ws, 0, nil)
+		if err == unix.EINTR {
+			continue
+		}
+		if err != nil {
+			fmt.Fprintf(os.Stderr, "driver: wait4: %v\n", err)
+			return 1
+		}
+		if pid == cmd.Process.Pid {
+			if ws.Signaled() {
+				return 128 + int(ws.Signal())
+			}
+			return ws.ExitStatus()
+		}
+	}
+}
+
+type config struct {
+	runc       string
+	root       string
+	runBundle  string
+	execBundle string
+	runs       int
+	execs      int
+	modes      []e2e.Mode
+	interval   time.Duration
+	opTimeout  time.Duration
+}
+
+func drive() int {
+	c := config{}
+	flag.StringVar(&c.runc, "runc", "/runc", "runc binary")
+	flag.StringVar(&c.root, "root", "/run/runc", "runc --root (a tmpfs is mounted on /run)")
+	flag.StringVar(&c.runBundle, "run-bundle", "/bundles/run", "bundle of the run-and-exit container")
+	flag.StringVar(&c.execBundle, "exec-bundle", "/bundles/sleep", "bundle of the long-lived container exec goes into")
+	flag.IntVar(&c.runs, "runs", 10, "runc run per mode")
+	flag.IntVar(&c.execs, "execs", 10, "runc exec -d per mode")
+	modes := flag.String("modes", "plain,storm,asyncpreemptoff", "modes, comma-separated")
+	flag.DurationVar(&c.interval, "storm-interval", 200*time.Microsecond, "SIGURG storm period")
+	flag.DurationVar(&c.opTimeout, "op-timeout", 30*time.Second, "deadline of one runc command")
+	flag.Parse()
+	for _, m := range strings.Split(*modes, ",") {
+		if m = strings.TrimSpace(m); m != "" {
+			c.modes = append(c.modes, e2e.Mode(m))
+		}
+	}
+	if err := setup(c); err != nil {
+		fmt.Fprintf(os.Stderr, "driver: setup: %v\n", err)
+		return 1
+	}
+	for _, m := range c.modes {
+		if c.runs > 0 {
+			emit(c.runOps(m))
+		}
+		if c.execs > 0 {
+			emit(c.execOps(m))
+		}
+	}
+	return 0
+}
+
+func emit(s e2e.Stat) {
+	js, _ := json.Marshal(s)
+	fmt.Printf("%s%s\n", e2e.StatPrefix, js)
+	fmt.Fprintf(os.Stderr, "driver: %s/%s: %d/%d failed, mean %.0f ms\n", s.Op, s.Mode, s.Failures, s.Runs, s.MeanMS)
+}
+
+// setup mounts a tmpfs on /run (runc's state) and cgroup v1 hierarchies
+// on a tmpfs at /sys/fs/cgroup.
+func setup(c config) error {
+	mounts := []struct{ src, dst, fstype, data string }{
+		{"tmpfs", "/run", "tmpfs", "mode=755"},
+		{"tmpfs", "/sys/fs/cgroup", "tmpfs", "mode=755"},
+	}
+	for _, ctrl := range []string{"cpu", "cpuacct", "cpuset", "devices", "memory", "pids"} {
+		mounts = append(mounts, struct{ src, dst, fstype, data string }{"cgroup", "/sys/fs/cgroup/" + ctrl, "cgroup", ctrl})
+	}
+	for _, m := range mounts {
+		if err := os.MkdirAll(m.dst, 0o755); err != nil {
+			return err
+		}
+		if err := unix.Mount(m.src, m.dst, m.fstype, 0, m.data); err != nil {
+			return fmt.Errorf("mount -t %s -o %s %s: %w", m.fstype, m.data, m.dst, err)
+		}
+	}
+	return os.MkdirAll(c.root, 0o700)
+}
+
+// storm sends SIGURG to every thread of every process whose comm starts
+// with "runc" every interval until stop is closed; it returns the count.
+func storm(interval time.Duration, stop <-chan struct{}, sent *atomic.Int64) {
+	self := os.Getpid()
+	for {
+		select {
+		case <-stop:
+			return
+		default:
+		}
+		ents, _ := os.ReadDir("/proc")
+		for _, e := range ents {
+			pid, err := strconv.Atoi(e.Name())
+			if err != nil || pid == self || pid == 1 {
+				continue
+			}
+			comm, err := os.ReadFile("/proc/" + e.Name() + "/comm")
+			if err != nil || !bytes.HasPrefix(comm, []byte("runc")) {
+				continue
+			}
+			tasks, _ := os.ReadDir("/proc/" + e.Name() + "/task")
+			for _, t := range tasks {
+				tid, err := strconv.Atoi(t.Name())
+				if err != nil {
+					continue
+				}
+				if unix.Tgkill(pid, tid, unix.SIGURG) == nil {
+					sent.Add(1)
+				}
+			}
+		}
+		time.Sleep(interval)
+	}
+}
+
+// runcCmd runs runc with args under the op deadline, with stdin from
+// /dev/null and stdout and stderr in files (a detached process keeps them
+// open, so pipes would not see EOF). It returns the error message ("" on
+// success) and the wall time.
+func (c config) runcCmd(m e2e.Mode, id string, args ...string) (string, time.Duration) {
+	ctx, cancel := context.WithTimeout(context.Background(), c.opTimeout)
+	defer cancel()
+	errf, err := os.CreateTemp("/tmp", "runc-stderr-")
+	if err != nil {
+		return "driver: " + err.Error(), 0
+	}
+	defer os.Remove(errf.Name())
+	defer errf.Close()
+	null, err := os.OpenFile("/dev/null", os.O_RDWR, 0)
+	if err != nil {
+		return "driver: " + err.Error(), 0
+	}
+	defer null.Close()
+	full := append([]string{"--root", c.root}, args...)
+	cmd := exec.CommandContext(ctx, c.runc, full...)
+	cmd.Stdin, cmd.Stdout, cmd.Stderr = null, null, errf
+	cmd.Env = []string{"PATH=/usr/sbin:/usr/bin:/sbin:/bin"}
+	if m == e2e.ModeAsyncPreemptOff {
+		cmd.Env = append(cmd.Env, "GODEBUG=asyncpreemptoff=1")
+	}
+	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true}
+	cmd.Cancel = func() error { return syscall.Kill(-cmd.Process.Pid, syscall.SIGKILL) }
+	cmd.WaitDelay = 2 * time.Second
+	start := time.Now()
+	err = cmd.Run()
+	d := time.Since(start)
+	if err == nil {
+		return "", d
+	}
+	if ctx.Err() != nil {
+		return fmt.Sprintf("runc %s: killed at the %v deadline", args[0], c.opTimeout), d
+	}
+	raw, _ := os.ReadFile(errf.Name())
+	msg := e2e.NormaliseError(string(raw), id)
+	if len(bytes.TrimSpace(raw)) == 0 {
+		msg = fmt.Sprintf("runc %s: %v (no stderr)", args[0], err)
+	}
+	return msg, d
+}
+
+// cleanup force-deletes container id (quietly; it may not exist).
+func (c config) cleanup(id string) {
+	ctx, cancel := context.WithTimeout(context.Background(), c.opTimeout)
+	defer cancel()
+	cmd := exec.CommandContext(ctx, c.runc, "--root", c.root, "delete", "--force", id)
+	_ = cmd.Run()
+}
+
+type stormCtl struct {
+	stop chan struct{}
+	done chan struct{}
+	sent atomic.Int64
+}
+
+func (c config) startStorm(m e2e.Mode) *stormCtl {
+	s := &stormCtl{stop: make(chan struct{}), done: make(chan struct{})}
+	if m != e2e.ModeStorm {
+		close(s.done)
+		return s
+	}
+	go func() {
+		defer close(s.done)
+		storm(c.interval, s.stop, &s.sent)
+	}()
+	return s
+}
+
+func (s *stormCtl) end() int64 {
+	select {
+	case <-s.stop:
+	default:
+		close(s.stop)
+	}
+	<-s.done
+	return s.sent.Load()
+}
+
+func (c config) runOps(m e2e.Mode) e2e.Stat {
+	st := e2e.Stat{Op: e2e.OpRun, Mode: m, Errors: map[string]int{}}
+	var ms []int64
+	s := c.startStorm(m)
+	for i := 0; i < c.runs; i++ {
+		id := fmt.Sprintf("run-%s-%d", m, i)
+		msg, d := c.runcCmd(m, id, "run", "--no-new-keyring", "--bundle", c.runBundle, id)
+		st.Runs++
+		ms = append(ms, d.Milliseconds())
+		if msg != "" {
+			st.Failures++
+			st.Errors[msg]++
+		}
+		c.cleanup(id)
+		progress(st, i)
+	}
+	st.Signals = s.end()
+	st.Summarise(ms)
+	return st
+}
+
+func (c config) execOps(m e2e.Mode) e2e.Stat {
+	st := e2e.Stat{Op: e2e.OpExec, Mode: m, Errors: map[string]int{}}
+	id := "sleeper-" + string(m)
+	defer c.cleanup(id)
+	// The long-lived container starts before the storm, and is retried:
+	// it is the setup, not what is measured.
+	var setupErr string
+	for try := 0; try < 3; try++ {
+		msg, _ := c.runcCmd(m, id, "run", "-d", "--no-new-keyring", "--bundle", c.execBundle, id)
+		if msg == "" {
+			setupErr = ""
+			break
+		}
+		setupErr = "runc run -d: " + msg
+		c.cleanup(id)
+	}
+	if setupErr != "" {
+		st.Setup = setupErr
+		return st
+	}
+	var ms []int64
+	s := c.startStorm(m)
+	for i := 0; i < c.execs; i++ {
+		msg, d := c.runcCmd(m, id, "exec", "-d", id, "/guest", "true")
+		st.Runs++
+		ms = append(ms, d.Milliseconds())
+		if msg != "" {
+			st.Failures++
+			st.Errors[msg]++
+		}
+		progress(st, i)
+	}
+	st.Signals = s.end()
+	st.Summarise(ms)
+	return st
+}
+
+func progress(st e2e.Stat, i int) {
+	if (i+1)%50 == 0 {
+		fmt.Fprintf(os.Stderr, "driver: %s/%s: %d done, %d failed\n", st.Op, st.Mode, st.Runs, st.Failures)
+	}
+}

@@ -1,0 +1,158 @@
+// Package e2e runs real runc inside one runsc sandbox: sequential
+// `runc run` and `runc exec -d` (the docker exec path) with and without a
+// SIGURG storm, and with GODEBUG=asyncpreemptoff=1, the known workaround.
+//
+// The pieces: BuildRunc builds runc from the Go module proxy (cached);
+// WriteBundles lays out the outer bundle (runc, the driver program of
+// ./driver and the inner bundles in its rootfs); the driver, as the
+// sandbox's init, mounts cgroup v1 hierarchies, runs the operations and
+// prints one Stat per line on stdout; Parse and the report functions turn
+// those lines into JSON, JUnit XML and Markdown.
+package e2e
+
+import (
+	"regexp"
+	"sort"
+	"strconv"
+	"strings"
+)
+
+// Op is a runc operation the driver repeats.
+type Op string
+
+// The operations.
+const (
+	// OpRun is `runc run` of a container whose process exits at once.
+	OpRun Op = "run"
+	// OpExec is `runc exec -d` into a running container (started with
+	// `runc run -d`): what containerd's shim does for `docker exec`.
+	OpExec Op = "exec"
+)
+
+// Mode is the condition the operations run under.
+type Mode string
+
+// The modes.
+const (
+	// ModePlain is no injected signals: the natural rate.
+	ModePlain Mode = "plain"
+	// ModeStorm sends SIGURG to every thread of every runc process
+	// (comm starting with "runc") every storm interval.
+	ModeStorm Mode = "storm"
+	// ModeAsyncPreemptOff is no storm, with GODEBUG=asyncpreemptoff=1 in
+	// runc's environment: the known workaround.
+	ModeAsyncPreemptOff Mode = "asyncpreemptoff"
+)
+
+// Modes lists every mode in report order.
+var Modes = []Mode{ModePlain, ModeStorm, ModeAsyncPreemptOff}
+
+// Ops lists every operation in report order.
+var Ops = []Op{OpRun, OpExec}
+
+// StatPrefix starts every result line the driver prints on stdout.
+const StatPrefix = "E2E-STAT "
+
+// FieldError is the error runc v1.2.0–v1.2.5 reports when the Sentry
+// returns EINTR from its sync-socket length probe: the message from the
+// field.
+const FieldError = "reading from parent failed: fetch packet length from socket: interrupted system call"
+
+// FIFOError is the error `runc run` reports when the Sentry returns EINTR
+// from the blocking open of its exec FIFO (runc v1.2.x before 1.2.8; fd
+// numbers normalised to N).
+const FIFOError = "open exec fifo /proc/thread-self/fd/N: interrupted system call"
+
+// Stat is the outcome of N repetitions of one operation in one mode.
+type Stat struct {
+	Op   Op   `json:"op"`
+	Mode Mode `json:"mode"`
+	// Runs is how many operations ran; Failures how many of them failed
+	// (non-zero exit status or killed at the per-operation deadline).
+	Runs     int `json:"runs"`
+	Failures int `json:"failures"`
+	// Errors counts the distinct (normalised) error messages.
+	Errors map[string]int `json:"errors,omitempty"`
+	// TotalMS is the wall time of all runs; MeanMS, P50MS, P95MS and MaxMS
+	// describe one run.
+	TotalMS int64   `json:"total_ms"`
+	MeanMS  float64 `json:"mean_ms"`
+	P50MS   int64   `json:"p50_ms"`
+	P95MS   int64   `json:"p95_ms"`
+	MaxMS   int64   `json:"max_ms"`
+	// Signals is how many SIGURGs the storm sent during these runs.
+	Signals int64 `json:"signals,omitempty"`
+	// Setup is set when the mode could not be set up (for exec: the
+	// long-lived container did not start); Runs is 0 then.
+	Setup string `json:"setup,omitempty"`
+}
+
+// Summarise fills the timing fields of s from per-run durations in ms.
+func (s *Stat) Summarise(ms []int64) {
+	if len(ms) == 0 {
+		return
+	}
+	sorted := append([]int64(nil), ms...)
+	sort.Slice(sorted, func(i, j int) bool { return sorted[i] < sorted[j] })
+	var total int64
+	for _, m := range sorted {
+		total += m
+	}
+	s.TotalMS = total
+	s.MeanMS = float64(total) / float64(len(sorted))
+	s.P50MS = sorted[len(sorted)/2]
+	i := (len(sorted) * 95) / 100
+	if i >= len(sorted) {
+		i = len(sorted) - 1
+	}
+	s.P95MS = sorted[i]
+	s.MaxMS = sorted[len(sorted)-1]
+}
+
+var (
+	msgRE   = regexp.MustCompile(`msg="((?:[^"\\]|\\.)*)"`)
+	fdRE    = regexp.MustCompile(`(fd[/ ])\d+`)
+	pidRE   = regexp.MustCompile(`(pid |process )\d+`)
+	spaceRE = regexp.MustCompile(`\s+`)
+)
+
+// NormaliseError turns runc's stderr (logrus text lines, or plain text)
+// into one message for counting: the last error-level msg="..." (else the
+// last non-empty line), with the container ID replaced by <id> and fd and
+// pid numbers by N.
+func NormaliseError(stderr, id string) string {
+	msg := ""
+	for _, line := range strings.Split(stderr, "\n") {
+		line = strings.TrimSpace(line)
+		if line == "" {
+			continue
+		}
+		if m := msgRE.FindStringSubmatch(line); m != nil {
+			if !strings.Contains(line, "level=error") && !strings.Contains(line, "level=fatal") && msg != "" {
+				continue
+			}
+			if u, err := strconv.Unquote(`"` + m[1] + `"`); err == nil {
+				msg = u
+			} else {
+				msg = m[1]
+			}
+			continue
+		}
+		if !strings.Contains(line, "level=") {
+			msg = line
+		}
+	}
+	if id != "" {
+		msg = strings.ReplaceAll(msg, id, "<id>")
+	}
+	msg = fdRE.ReplaceAllString(msg, "${1}N")
+	msg = pidRE.ReplaceAllString(msg, "${1}N")
+	msg = spaceRE.ReplaceAllString(msg, " ")
+	if len(msg) > 300 {
+		msg = msg[:300] + "..."
+	}
+	if msg == "" {
+		msg = "(no error message)"
+	}
+	return msg
+}

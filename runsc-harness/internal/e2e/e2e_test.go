@@ -1,0 +1,87 @@
+package e2e
+
+import (
+	"bytes"
+	"strings"
+	"testing"
+
+	"github.com/restartsys/restartsys/runsc-harness/internal/report"
+)
+
+func TestNormaliseError(t *testing.T) {
+	for _, tc := range []struct{ stderr, id, want string }{
+		{
+			`time="2026-11-23T13:17:58Z" level=error msg="exec failed: unable to start container process: reading from parent failed: fetch packet length from socket: interrupted system call"`,
+			"sleeper-storm",
+			"exec failed: unable to start container process: " + FieldError,
+		},
+		{
+			"time=\"x\" level=warning msg=\"something\"\ntime=\"x\" level=error msg=\"runc run failed: open exec fifo /proc/thread-self/fd/7: interrupted system call\"\n",
+			"run-storm-3",
+			"runc run failed: " + FIFOError,
+		},
+		{
+			`time="x" level=error msg="container \"run-storm-3\" does not exist"`,
+			"run-storm-3",
+			`container "<id>" does not exist`,
+		},
+		{"plain text error\n", "", "plain text error"},
+		{"", "", "(no error message)"},
+	} {
+		if got := NormaliseError(tc.stderr, tc.id); got != tc.want {
+			t.Errorf("NormaliseError(%q) = %q, want %q", tc.stderr, got, tc.want)
+		}
+	}
+}
+
+func TestSummarise(t *testing.T) {
+	var s Stat
+	s.Summarise([]int64{5, 1, 3, 2, 4})
+	if s.TotalMS != 15 || s.MeanMS != 3 || s.P50MS != 3 || s.P95MS != 5 || s.MaxMS != 5 {
+		t.Errorf("Summarise: %+v", s)
+	}
+}
+
+func TestParseStatsAndReports(t *testing.T) {
+	out := "noise\n" + StatPrefix + `{"op":"run","mode":"storm","runs":4,"failures":4,"errors":{"x: ` + FieldError + `":4}}` + "\n" +
+		StatPrefix + `{"op":"exec","mode":"storm","runs":4,"failures":0}` + "\n"
+	stats, err := ParseStats([]byte(out))
+	if err != nil || len(stats) != 2 {
+		t.Fatalf("ParseStats: %v %+v", err, stats)
+	}
+	d := &Document{Modes: []Mode{ModeStorm}, Results: []Result{
+		{Name: "stock", Kind: report.Stock, Stats: stats},
+		{Name: "patched", Kind: report.Patched, Stats: []Stat{{Op: OpRun, Mode: ModeStorm, Runs: 4}, {Op: OpExec, Mode: ModeStorm, Runs: 4}}},
+	}}
+	if p := d.Problems(); len(p) != 0 {
+		t.Errorf("Problems: %q", p)
+	}
+	var md, junit bytes.Buffer
+	if err := WriteMarkdown(&md, d); err != nil {
+		t.Fatal(err)
+	}
+	if !strings.Contains(md.String(), "| 4 | `x: "+FieldError+"` |") {
+		t.Errorf("markdown lacks the error row:\n%s", md.String())
+	}
+	if err := WriteJUnit(&junit, d); err != nil {
+		t.Fatal(err)
+	}
+	if strings.Contains(junit.String(), "<failure") {
+		t.Errorf("junit has a failure:\n%s", junit.String())
+	}
+
+	// A patched failure and a stock storm that caught nothing are problems.
+	d.Results[0].Stats = []Stat{{Op: OpRun, Mode: ModeStorm, Runs: 4}}
+	d.Results[1].Stats[0].Failures = 1
+	d.Results[1].Stats[0].Errors = map[string]int{"boom": 1}
+	if p := d.Problems(); len(p) != 2 {
+		t.Errorf("Problems: %q, want 2", p)
+	}
+	junit.Reset()
+	if err := WriteJUnit(&junit, d); err != nil {
+		t.Fatal(err)
+	}
+	if n := strings.Count(junit.String(), "<failure"); n != 2 {
+		t.Errorf("junit has %d failures, want 2:\n%s", n, junit.String())
+	}
+}

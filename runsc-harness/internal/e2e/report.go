@@ -1,0 +1,349 @@
+package e2e
+
+import (
+	"encoding/json"
+	"encoding/xml"
+	"fmt"
+	"io"
+	"os"
+	"path/filepath"
+	"sort"
+	"strings"
+	"text/tabwriter"
+
+	"github.com/restartsys/restartsys/runsc-harness/internal/report"
+)
+
+// Schema is the version of the e2e JSON document.
+const Schema = 1
+
+// Document is a whole `e2e runc` run: its settings and one Result per
+// runsc.
+type Document struct {
+	Schema int `json:"schema"`
+	// GVisor is the gVisor module version (empty with --runsc only).
+	GVisor string `json:"gvisor,omitempty"`
+	// RuncVersion and RuncTags say which runc ran.
+	RuncVersion string `json:"runc_version"`
+	RuncTags    string `json:"runc_tags"`
+	// Runs and Execs are the operations asked per mode.
+	Runs  int    `json:"runs"`
+	Execs int    `json:"execs"`
+	Modes []Mode `json:"modes"`
+	// StormInterval is the SIGURG period of the storm mode.
+	StormInterval string `json:"storm_interval"`
+	// Platform is the runsc platform.
+	Platform string   `json:"platform"`
+	Results  []Result `json:"results"`
+}
+
+// Problems lists what makes the run fail its verdict: a sandbox run that
+// did not finish, any failure under patched runsc, a stock runsc that had
+// no failure under the storm (then the storm proved nothing), or a mode
+// whose long-lived container did not start.
+func (d *Document) Problems() []string {
+	var p []string
+	for _, r := range d.Results {
+		if r.Failure != "" {
+			p = append(p, fmt.Sprintf("%s: sandbox run failed: %s", r.Name, r.Failure))
+		}
+		stormFailures, stormRuns := 0, 0
+		for _, s := range r.Stats {
+			if s.Setup != "" && r.Kind == report.Patched {
+				p = append(p, fmt.Sprintf("%s: %s/%s: setup failed: %s", r.Name, s.Op, s.Mode, s.Setup))
+			}
+			if r.Kind == report.Patched && s.Failures > 0 {
+				p = append(p, fmt.Sprintf("%s: %s/%s: %d of %d failed (%s)", r.Name, s.Op, s.Mode, s.Failures, s.Runs, topError(s)))
+			}
+			if s.Mode == ModeStorm {
+				stormFailures += s.Failures
+				stormRuns += s.Runs
+			}
+		}
+		if r.Kind == report.Stock && stormRuns > 0 && stormFailures == 0 {
+			p = append(p, fmt.Sprintf("%s: no failure in %d operations under the storm: it caught nothing, so it proves nothing here", r.Name, stormRuns))
+		}
+	}
+	return p
+}
+
+// topError is the most frequent error of s.
+func topError(s Stat) string {
+	errs := sortedErrors(s)
+	if len(errs) == 0 {
+		return ""
+	}
+	return fmt.Sprintf("%d× %s", s.Errors[errs[0]], errs[0])
+}
+
+// sortedErrors lists the errors of s, most frequent first.
+func sortedErrors(s Stat) []string {
+	var errs []string
+	for e := range s.Errors {
+		errs = append(errs, e)
+	}
+	sort.Slice(errs, func(i, j int) bool {
+		if s.Errors[errs[i]] != s.Errors[errs[j]] {
+			return s.Errors[errs[i]] > s.Errors[errs[j]]
+		}
+		return errs[i] < errs[j]
+	})
+	return errs
+}
+
+// cell renders a stat as "failures/runs" with the mean time.
+func cell(s *Stat) string {
+	switch {
+	case s == nil:
+		return "—"
+	case s.Setup != "":
+		return "setup failed"
+	}
+	return fmt.Sprintf("%d/%d fail, %.0f ms", s.Failures, s.Runs, s.MeanMS)
+}
+
+// WriteTable prints the side-by-side table: one row per (op, mode), one
+// column per runsc, then the distinct errors.
+func WriteTable(w io.Writer, d *Document) {
+	fmt.Fprintf(w, "\nrunc %s inside runsc (gVisor %s, %s); failures/runs and mean time per run\n\n", d.RuncVersion, orDash(d.GVisor), d.Platform)
+	tw := tabwriter.NewWriter(w, 0, 4, 2, ' ', 0)
+	fmt.Fprint(tw, "op\tmode")
+	for _, r := range d.Results {
+		fmt.Fprintf(tw, "\t%s", r.Name)
+	}
+	fmt.Fprintln(tw)
+	for _, op := range Ops {
+		for _, m := range d.Modes {
+			fmt.Fprintf(tw, "%s\t%s", opName(op), m)
+			for i := range d.Results {
+				fmt.Fprintf(tw, "\t%s", cell(d.Results[i].Stat(op, m)))
+			}
+			fmt.Fprintln(tw)
+		}
+	}
+	tw.Flush()
+	for _, r := range d.Results {
+		if r.Failure != "" {
+			fmt.Fprintf(w, "\n%s: sandbox run failed: %s\n", r.Name, r.Failure)
+		}
+		for _, s := range r.Stats {
+			if s.Setup != "" {
+				fmt.Fprintf(w, "\n%s %s/%s: setup failed: %s\n", r.Name, s.Op, s.Mode, s.Setup)
+			}
+			errs := sortedErrors(s)
+			if len(errs) == 0 {
+				continue
+			}
+			fmt.Fprintf(w, "\n%s %s/%s errors:\n", r.Name, opName(s.Op), s.Mode)
+			for _, e := range errs {
+				fmt.Fprintf(w, "  %5d  %s\n", s.Errors[e], e)
+			}
+		}
+	}
+	fmt.Fprintln(w)
+}
+
+func opName(op Op) string {
+	if op == OpExec {
+		return "runc exec -d"
+	}
+	return "runc " + string(op)
+}
+
+func orDash(s string) string {
+	if s == "" {
+		return "—"
+	}
+	return s
+}
+
+// WriteJSON writes d as indented JSON.
+func WriteJSON(w io.Writer, d *Document) error {
+	enc := json.NewEncoder(w)
+	enc.SetIndent("", "  ")
+	return enc.Encode(d)
+}
+
+// WriteMarkdown writes the side-by-side table and the distinct errors.
+func WriteMarkdown(w io.Writer, d *Document) error {
+	fmt.Fprintf(w, "# runc %s inside runsc\n\n", d.RuncVersion)
+	fmt.Fprintf(w, "gVisor %s, platform %s, runc tags `%s`, %d `runc run` and %d `runc exec -d` per mode, storm: SIGURG to every runc thread every %s.\n\n",
+		orDash(d.GVisor), d.Platform, d.RuncTags, d.Runs, d.Execs, d.StormInterval)
+	fmt.Fprint(w, "| operation | mode |")
+	for _, r := range d.Results {
+		fmt.Fprintf(w, " %s |", r.Name)
+	}
+	fmt.Fprint(w, "\n|---|---|")
+	for range d.Results {
+		fmt.Fprint(w, "---|")
+	}
+	fmt.Fprintln(w)
+	for _, op := range Ops {
+		for _, m := range d.Modes {
+			fmt.Fprintf(w, "| `%s` | %s |", opName(op), m)
+			for i := range d.Results {
+				fmt.Fprintf(w, " %s |", cell(d.Results[i].Stat(op, m)))
+			}
+			fmt.Fprintln(w)
+		}
+	}
+	fmt.Fprintln(w, "\n(failures/runs, mean wall time of one runc command inside the sandbox)")
+	fmt.Fprintln(w, "\n## Errors")
+	seen := false
+	for _, r := range d.Results {
+		if r.Failure != "" {
+			seen = true
+			fmt.Fprintf(w, "\n- **%s**: sandbox run failed: %s\n", r.Name, mdEscape(r.Failure))
+		}
+		for _, s := range r.Stats {
+			if s.Setup != "" {
+				seen = true
+				fmt.Fprintf(w, "\n- **%s** `%s` %s: setup failed: `%s`\n", r.Name, opName(s.Op), s.Mode, s.Setup)
+			}
+			errs := sortedErrors(s)
+			if len(errs) == 0 {
+				continue
+			}
+			seen = true
+			fmt.Fprintf(w, "\n**%s** `%s` %s:\n\n| count | error |\n|---:|---|\n", r.Name, opName(s.Op), s.Mode)
+			for _, e := range errs {
+				fmt.Fprintf(w, "| %d | `%s` |\n", s.Errors[e], strings.ReplaceAll(e, "|", `\|`))
+			}
+		}
+	}
+	if !seen {
+		fmt.Fprintln(w, "\nnone")
+	}
+	fmt.Fprintln(w, "\n## Time per run (ms)")
+	fmt.Fprintln(w, "\n| runsc | operation | mode | runs | mean | p50 | p95 | max | total | SIGURGs sent |\n|---|---|---|---:|---:|---:|---:|---:|---:|---:|")
+	for _, r := range d.Results {
+		for _, s := range r.Stats {
+			fmt.Fprintf(w, "| %s | `%s` | %s | %d | %.1f | %d | %d | %d | %d | %d |\n",
+				r.Name, opName(s.Op), s.Mode, s.Runs, s.MeanMS, s.P50MS, s.P95MS, s.MaxMS, s.TotalMS, s.Signals)
+		}
+	}
+	if p := d.Problems(); len(p) > 0 {
+		fmt.Fprintln(w, "\n## Verdict: problems")
+		for _, s := range p {
+			fmt.Fprintf(w, "\n- %s\n", mdEscape(s))
+		}
+	} else {
+		fmt.Fprintln(w, "\n## Verdict\n\nstock runsc fails under the storm; patched runsc has no failure.")
+	}
+	return nil
+}
+
+func mdEscape(s string) string {
+	return strings.NewReplacer("|", `\|`, "\n", " ").Replace(s)
+}
+
+type junitSuites struct {
+	XMLName xml.Name     `xml:"testsuites"`
+	Suites  []junitSuite `xml:"testsuite"`
+}
+
+type junitSuite struct {
+	Name     string      `xml:"name,attr"`
+	Tests    int         `xml:"tests,attr"`
+	Failures int         `xml:"failures,attr"`
+	Time     string      `xml:"time,attr"`
+	Cases    []junitCase `xml:"testcase"`
+}
+
+type junitCase struct {
+	Name      string    `xml:"name,attr"`
+	Classname string    `xml:"classname,attr"`
+	Time      string    `xml:"time,attr"`
+	Failure   *junitMsg `xml:"failure,omitempty"`
+	SystemOut string    `xml:"system-out,omitempty"`
+}
+
+type junitMsg struct {
+	Message string `xml:"message,attr"`
+	Text    string `xml:",chardata"`
+}
+
+// WriteJUnit writes one suite per runsc and one test case per (op, mode).
+// A patched case fails on any failure; a stock case fails only under the
+// storm-caught-the-bug case of a stock suite fails when no operation failed
+// under the storm (stock failures are the bug, reported in system-out).
+func WriteJUnit(w io.Writer, d *Document) error {
+	var out junitSuites
+	for _, r := range d.Results {
+		s := junitSuite{Name: "e2e-runc/" + r.Name, Time: fmt.Sprintf("%.3f", float64(r.DurationMS)/1000)}
+		if r.Failure != "" {
+			s.Cases = append(s.Cases, junitCase{Name: "sandbox", Classname: s.Name,
+				Failure: &junitMsg{Message: "sandbox run failed", Text: r.Failure}})
+		}
+		for _, st := range r.Stats {
+			c := junitCase{Name: string(st.Op) + "/" + string(st.Mode), Classname: s.Name,
+				Time: fmt.Sprintf("%.3f", float64(st.TotalMS)/1000)}
+			var lines []string
+			for _, e := range sortedErrors(st) {
+				lines = append(lines, fmt.Sprintf("%d× %s", st.Errors[e], e))
+			}
+			summary := fmt.Sprintf("%d of %d failed", st.Failures, st.Runs)
+			c.SystemOut = summary + "\n" + strings.Join(lines, "\n")
+			switch {
+			case st.Setup != "" && r.Kind == report.Patched:
+				c.Failure = &junitMsg{Message: "setup failed", Text: st.Setup}
+			case r.Kind == report.Patched && st.Failures > 0:
+				c.Failure = &junitMsg{Message: summary, Text: strings.Join(lines, "\n")}
+			}
+			s.Cases = append(s.Cases, c)
+		}
+		if r.Kind == report.Stock {
+			failures, runs := 0, 0
+			for _, st := range r.Stats {
+				if st.Mode == ModeStorm {
+					failures, runs = failures+st.Failures, runs+st.Runs
+				}
+			}
+			if runs > 0 {
+				c := junitCase{Name: "storm-caught-the-bug", Classname: s.Name,
+					SystemOut: fmt.Sprintf("%d of %d failed under the storm", failures, runs)}
+				if failures == 0 {
+					c.Failure = &junitMsg{Message: "the storm caught nothing", Text: c.SystemOut}
+				}
+				s.Cases = append(s.Cases, c)
+			}
+		}
+		s.Tests = len(s.Cases)
+		for _, c := range s.Cases {
+			if c.Failure != nil {
+				s.Failures++
+			}
+		}
+		out.Suites = append(out.Suites, s)
+	}
+	if _, err := io.WriteString(w, xml.Header); err != nil {
+		return err
+	}
+	enc := xml.NewEncoder(w)
+	enc.Indent("", "  ")
+	if err := enc.Encode(out); err != nil {
+		return err
+	}
+	_, err := io.WriteString(w, "\n")
+	return err
+}
+
+// WriteReports writes e2e.json, e2e.md and e2e-junit.xml into dir.
+func WriteReports(d *Document, dir string) error {
+	for name, write := range map[string]func(io.Writer, *Document) error{
+		"e2e.json": WriteJSON, "e2e.md": WriteMarkdown, "e2e-junit.xml": WriteJUnit,
+	} {
+		f, err := os.Create(filepath.Join(dir, name))
+		if err != nil {
+			return err
+		}
+		if err := write(f, d); err != nil {
+			f.Close()
+			return err
+		}
+		if err := f.Close(); err != nil {
+			return err
+		}
+	}
+	return nil
+}
