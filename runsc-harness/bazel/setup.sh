@@ -9,6 +9,8 @@
 #   go_sdk/                 the machine's Go with its std library precompiled (CGO_ENABLED=0)
 #   go_deps/<repo>/         Go modules of go.mod, with generated BUILD files (gendeps)
 #   rules_cc/, remote_coverage_tools/   stand-ins Bazel 4 would otherwise download
+# and builds stock and patched runsc for WORKSPACE's gVisor version into
+# runsc-harness's cache, where @runsc_stock and @runsc_patched find them.
 # Each part is built in a temporary directory and renamed into place only
 # when complete, with a .materialised stamp that the WORKSPACE rules check.
 #
@@ -173,5 +175,14 @@ else
 	chmod +x "$tmp/unsupported.sh"
 	finish "$M/remote_coverage_tools" "$tmp" "$stamp"
 fi
+
+# 6. runsc, stock and patched, for the gVisor version WORKSPACE names: built
+# once by runsc-harness into its cache ($RESTARTSYS_CACHE), from which the
+# @runsc_stock and @runsc_patched repositories (runsc.bzl) take it offline.
+# The harness caches by version, series and Go version: seconds when warm.
+gvisor=$(sed -n 's/^runsc_repositories(gvisor = "\(.*\)")$/\1/p' WORKSPACE)
+[ -n "$gvisor" ] || die "no runsc_repositories(gvisor = ...) line in WORKSPACE"
+log "runsc for gVisor $gvisor (runsc-harness build; cold: downloads gVisor and builds, several minutes)"
+go run ./runsc-harness build --gvisor "$gvisor" >&2 || die "runsc-harness build --gvisor $gvisor failed"
 
 log "done: bazel build //... and bazel test //... now work offline"
