@@ -1,0 +1,106 @@
+package main
+
+import (
+	"context"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/restartsys/restartsys/runsc-harness/internal/build"
+	"github.com/restartsys/restartsys/runsc-harness/internal/e2e"
+	"github.com/restartsys/restartsys/runsc-harness/internal/report"
+	"github.com/restartsys/restartsys/runsc-harness/internal/sandbox"
+	"github.com/restartsys/restartsys/runsc-harness/internal/testrunsc"
+)
+
+// e2eCITimes is the number of `runc run` and of `runc exec -d` the CI test
+// makes per runsc under the storm: stock fails every one of them on
+// 2026-05-18, so a few suffice to see the field error, and patched has to
+// pass them all. `runsc-harness e2e runc --runs 500 --execs 500` is the
+// large run.
+const e2eCITimes = 12
+
+// TestE2ERuncStorm runs real runc v1.2.5 inside stock and patched runsc of
+// gVisor 2026-05-18 under a SIGURG storm: stock must fail with the exact
+// error from the field, patched must not fail at all.
+func TestE2ERuncStorm(t *testing.T) {
+	if testing.Short() {
+		t.Skip("builds runc and runs it inside runsc")
+	}
+	if err := sandbox.CheckRoot(); err != nil {
+		t.Skip(err)
+	}
+	stock, patched := testrunsc.Stock(t), testrunsc.Patched(t)
+	out := t.TempDir()
+	c := &e2eConfig{
+		run: runConfig{
+			runtimes: runtimeFlag{
+				{name: "stock", kind: report.Stock, path: stock},
+				{name: "patched", kind: report.Patched, path: patched},
+			},
+			cache: build.DefaultCacheDir(),
+			out:   out,
+		},
+		runcVersion:   e2e.DefaultRuncVersion,
+		platform:      "systrap",
+		runs:          e2eCITimes,
+		execs:         e2eCITimes,
+		modes:         []e2e.Mode{e2e.ModeStorm},
+		stormInterval: 200 * time.Microsecond,
+		opTimeout:     30 * time.Second,
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 12*time.Minute)
+	defer cancel()
+	doc, err := e2eRunc(ctx, c)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var table strings.Builder
+	e2e.WriteTable(&table, doc)
+	t.Log(table.String())
+	for _, name := range []string{"e2e.json", "e2e.md", "e2e-junit.xml"} {
+		if _, err := os.Stat(filepath.Join(out, name)); err != nil {
+			t.Errorf("report %s: %v", name, err)
+		}
+	}
+	if len(doc.Results) != 2 {
+		t.Fatalf("%d results, want 2 (stock, patched)", len(doc.Results))
+	}
+	for _, r := range doc.Results {
+		if r.Failure != "" {
+			t.Errorf("%s: sandbox run failed: %s", r.Name, r.Failure)
+		}
+		for _, op := range e2e.Ops {
+			s := r.Stat(op, e2e.ModeStorm)
+			if s == nil || s.Runs != e2eCITimes {
+				t.Errorf("%s: %s under the storm: got %+v, want %d runs", r.Name, op, s, e2eCITimes)
+				continue
+			}
+			if s.Setup != "" {
+				t.Errorf("%s: %s: setup failed: %s", r.Name, op, s.Setup)
+			}
+			switch r.Kind {
+			case report.Stock:
+				field := 0
+				for msg, n := range s.Errors {
+					if strings.HasSuffix(msg, ": "+e2e.FieldError) {
+						field += n
+					}
+				}
+				if field == 0 {
+					t.Errorf("stock: %s under the storm: %d of %d failed, none with the field error %q; errors: %v",
+						op, s.Failures, s.Runs, e2e.FieldError, s.Errors)
+				}
+			case report.Patched:
+				if s.Failures != 0 {
+					t.Errorf("patched: %s under the storm: %d of %d failed: %v", op, s.Failures, s.Runs, s.Errors)
+				}
+			}
+		}
+	}
+	if p := doc.Problems(); len(p) > 0 {
+		t.Errorf("problems: %q", p)
+	}
+}
