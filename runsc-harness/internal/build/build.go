@@ -46,6 +46,9 @@ type Options struct {
 	CacheDir string
 	// SkipTests skips `go test` of the patched packages.
 	SkipTests bool
+	// StockOnly builds (or takes from the cache) stock runsc only; the
+	// Result's Patched is left empty.
+	StockOnly bool
 	// Progress receives one line per step, and a heartbeat during long
 	// steps. Nil discards.
 	Progress io.Writer
@@ -147,6 +150,19 @@ func Build(ctx context.Context, opts Options) (*Result, error) {
 			return nil, fmt.Errorf("cache directory: %w", err)
 		}
 	}
+	// A finished entry is complete once it exists (it is renamed into
+	// place), so a cached stock runsc needs no lock: StockOnly does not
+	// wait behind another run building this version's patched runsc.
+	if opts.StockOnly {
+		if mod, err := opts.Download(ctx, opts.Version); err == nil {
+			stockDir := filepath.Join(opts.CacheDir, "runsc", opts.Version, "stock-"+short(goVer))
+			if m, ok := readManifest(stockDir, mod.Sum, goVer); ok {
+				b.logf("cached: %s", stockDir)
+				res.Stock = Artifact{Path: filepath.Join(stockDir, "runsc"), Stamp: m.Stamp, Cached: true}
+				return res, nil
+			}
+		}
+	}
 	// One build per gVisor version at a time: a second harness run of the
 	// same version waits here and then finds the first one's result.
 	unlock, err := lockFile(ctx, filepath.Join(opts.CacheDir, "locks", opts.Version+".lock"), b)
@@ -166,6 +182,11 @@ func Build(ctx context.Context, opts Options) (*Result, error) {
 	stockDir := filepath.Join(verDir, "stock-"+short(goVer))
 	patchedDir := filepath.Join(verDir, "patched-"+opts.Series.Hash(selected)[:12]+"-"+short(goVer))
 	stockMan, stockOK := readManifest(stockDir, mod.Sum, goVer)
+	if stockOK && opts.StockOnly {
+		b.logf("cached: %s", stockDir)
+		res.Stock = Artifact{Path: filepath.Join(stockDir, "runsc"), Stamp: stockMan.Stamp, Cached: true}
+		return res, nil
+	}
 	patchedMan, patchedOK := readManifest(patchedDir, mod.Sum, goVer)
 	if stockOK && patchedOK {
 		b.logf("cached: %s and %s", stockDir, patchedDir)
@@ -209,6 +230,9 @@ func Build(ctx context.Context, opts Options) (*Result, error) {
 			return nil, err
 		}
 		res.Stock = Artifact{Path: filepath.Join(stockDir, "runsc"), Stamp: stamp}
+	}
+	if opts.StockOnly {
+		return res, nil
 	}
 
 	if patchedOK {

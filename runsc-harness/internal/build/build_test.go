@@ -9,10 +9,12 @@ import (
 	"strings"
 	"testing"
 	"testing/fstest"
+	"time"
 
 	"github.com/restartsys/restartsys/runsc-harness/internal/gvisor"
 	"github.com/restartsys/restartsys/runsc-harness/internal/series"
 	"golang.org/x/mod/sumdb/dirhash"
+	"golang.org/x/sys/unix"
 )
 
 const fakeVersion = "v0.0.0-20260518063529-209a0ce076a1"
@@ -260,5 +262,45 @@ func TestInstallIsAtomic(t *testing.T) {
 	}
 	if _, err := os.Stat(dst + ".tmp"); !errors.Is(err, os.ErrNotExist) {
 		t.Error("Install left its temporary file")
+	}
+}
+
+func TestBuildStockOnly(t *testing.T) {
+	ctx := context.Background()
+	cache := t.TempDir()
+	mod := fakeModule(t, `"bug"`)
+	o := options(t, cache, mod, testSeries(t, `"fixed"`))
+	o.StockOnly = true
+	res, err := Build(ctx, o)
+	if err != nil {
+		t.Fatalf("Build: %v", err)
+	}
+	if res.Stock.Cached || res.Patched.Path != "" {
+		t.Errorf("StockOnly build: %+v, want a fresh stock runsc and no patched one", res)
+	}
+	if got, want := runBinary(t, res.Stock.Path), "runsc version "+fakeVersion+" bug"; got != want {
+		t.Errorf("stock runsc says %q, want %q", got, want)
+	}
+	if m, _ := filepath.Glob(filepath.Join(cache, "runsc", fakeVersion, "patched-*")); len(m) != 0 {
+		t.Errorf("StockOnly built a patched runsc: %v", m)
+	}
+	// Cached: served without the version's lock, even while another run
+	// holds it (building that version's patched runsc, say).
+	lock, err := os.OpenFile(filepath.Join(cache, "locks", fakeVersion+".lock"), os.O_CREATE|os.O_RDWR, 0o644)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer lock.Close()
+	if err := unix.Flock(int(lock.Fd()), unix.LOCK_EX); err != nil {
+		t.Fatal(err)
+	}
+	tctx, cancel := context.WithTimeout(ctx, 5*time.Second)
+	defer cancel()
+	again, err := Build(tctx, o)
+	if err != nil {
+		t.Fatalf("StockOnly Build while the lock is held: %v", err)
+	}
+	if !again.Stock.Cached || again.Stock.Path != res.Stock.Path {
+		t.Errorf("second StockOnly build: %+v, want the cached stock runsc", again)
 	}
 }
