@@ -35,6 +35,9 @@ type e2eConfig struct {
 	opTimeout     time.Duration
 	timeout       time.Duration
 	noVerdict     bool
+	// label is set when --runsc binaries are given: --gvisor then only
+	// names their version in the report.
+	label bool
 }
 
 func parseE2EFlags(args []string) (*e2eConfig, error) {
@@ -43,7 +46,7 @@ func parseE2EFlags(args []string) (*e2eConfig, error) {
 	}
 	fs := flag.NewFlagSet("e2e runc", flag.ContinueOnError)
 	c := &e2eConfig{}
-	fs.StringVar(&c.run.gvisor, "gvisor", defaultGVisor, "gVisor version to build stock and patched runsc for: a module version, a date (YYYY-MM-DD) or latest; empty with --runsc")
+	fs.StringVar(&c.run.gvisor, "gvisor", defaultGVisor, "gVisor version to build stock and patched runsc for: a module version, a date (YYYY-MM-DD) or latest; with --runsc it only labels the report")
 	fs.Var(&c.run.runtimes, "runsc", "NAME=PATH of a runsc binary, NAME starting with stock or patched (instead of --gvisor); repeat for several")
 	fs.StringVar(&c.run.cache, "cache", build.DefaultCacheDir(), "build cache directory, for runsc and runc ($RESTARTSYS_CACHE)")
 	fs.StringVar(&c.run.out, "out", "", "output directory (default out/e2e-TIMESTAMP under the repository)")
@@ -65,13 +68,15 @@ func parseE2EFlags(args []string) (*e2eConfig, error) {
 	if err := parseFlags(fs, args[1:]); err != nil {
 		return nil, err
 	}
-	if len(c.run.runtimes) > 0 && c.run.gvisor == defaultGVisor {
-		c.run.gvisor = "" // --runsc given: do not build unless --gvisor was set explicitly
-		fs.Visit(func(f *flag.Flag) {
-			if f.Name == "gvisor" {
-				c.run.gvisor = f.Value.String()
-			}
-		})
+	if len(c.run.runtimes) > 0 {
+		// --runsc given: nothing is built; an explicit --gvisor only
+		// labels the report with the version those binaries are.
+		c.label = true
+		explicit := false
+		fs.Visit(func(f *flag.Flag) { explicit = explicit || f.Name == "gvisor" })
+		if !explicit {
+			c.run.gvisor = ""
+		}
 	}
 	for _, m := range strings.Split(*modes, ",") {
 		m = strings.TrimSpace(m)
@@ -134,8 +139,10 @@ func e2eRunc(ctx context.Context, c *e2eConfig) (_ *e2e.Document, retErr error) 
 	}
 	gv := ""
 	if c.run.gvisor != "" {
-		if err := addBuiltRunsc(ctx, &c.run); err != nil {
-			return nil, err
+		if !c.label {
+			if err := addBuiltRunsc(ctx, &c.run); err != nil {
+				return nil, err
+			}
 		}
 		v, err := resolveVersion(ctx, c.run.gvisor, os.Stderr)
 		if err != nil {

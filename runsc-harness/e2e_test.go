@@ -104,3 +104,32 @@ func TestE2ERuncStorm(t *testing.T) {
 		t.Errorf("problems: %q", p)
 	}
 }
+
+func TestParseE2EFlags(t *testing.T) {
+	c, err := parseE2EFlags([]string{"runc"})
+	if err != nil || c.run.gvisor != defaultGVisor || c.label || len(c.modes) != 3 || c.runcVersion != e2e.DefaultRuncVersion {
+		t.Errorf("defaults: %+v, %v", c, err)
+	}
+	// --runsc alone builds nothing; with an explicit --gvisor, that only
+	// labels the report.
+	c, err = parseE2EFlags([]string{"runc", "--runsc", "patched=/bin/true"})
+	if err != nil || c.run.gvisor != "" || !c.label {
+		t.Errorf("--runsc: %+v, %v", c, err)
+	}
+	c, err = parseE2EFlags([]string{"runc", "--runsc", "patched=/bin/true", "--gvisor", "2026-05-18"})
+	if err != nil || c.run.gvisor != "2026-05-18" || !c.label {
+		t.Errorf("--runsc --gvisor: %+v, %v", c, err)
+	}
+	for _, bad := range [][]string{
+		{},
+		{"docker"},
+		{"runc", "--modes", "hurricane"},
+		{"runc", "--runs", "0", "--execs", "0"},
+		{"runc", "--platform", "kvm9"},
+		{"runc", "extra"},
+	} {
+		if _, err := parseE2EFlags(bad); err == nil {
+			t.Errorf("parseE2EFlags(%q) accepted", bad)
+		}
+	}
+}
