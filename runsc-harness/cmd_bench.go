@@ -211,6 +211,10 @@ type benchResult struct {
 	Detection []detectRow   `json:"detection"`
 	Cost      []costRow     `json:"cost"`
 	Notes     []string      `json:"notes,omitempty"`
+	// LoadStart and LoadEnd are /proc/loadavg when the run started and
+	// ended: on a shared machine, the noise to read the figures against.
+	LoadStart string `json:"loadavg_start"`
+	LoadEnd   string `json:"loadavg_end"`
 }
 
 type benchConfig struct {
@@ -284,7 +288,7 @@ func runBench(ctx context.Context, args []string) error {
 	}
 	host, _ := os.Hostname()
 	res := &benchResult{Command: append([]string{"runsc-harness", "bench"}, args...), Date: time.Now().UTC(),
-		Host: host, CPUs: numCPU(), Platform: c.platform, Rounds: c.rounds,
+		Host: host, CPUs: numCPU(), Platform: c.platform, Rounds: c.rounds, LoadStart: loadAvg(),
 		BenchArgs: []string{"-reps", strconv.Itoa(c.reps), "-ms", strconv.Itoa(c.ms), "-wakes", strconv.Itoa(c.wakes)}}
 
 	// Build (or take from the cache) stock and patched runsc, then time a
@@ -432,6 +436,7 @@ func runBench(ctx context.Context, args []string) error {
 		res.Cost = append(res.Cost, row)
 	}
 
+	res.LoadEnd = loadAvg()
 	js, err := json.MarshalIndent(res, "", "  ")
 	if err != nil {
 		return err
@@ -613,6 +618,19 @@ func coldBuild(c *benchConfig, buildOnce func(spec, cache string, stockOnly bool
 	return row, nil
 }
 
+// loadAvg returns the 1, 5 and 15 minute load averages, "" if unknown.
+func loadAvg() string {
+	b, err := os.ReadFile("/proc/loadavg")
+	if err != nil {
+		return ""
+	}
+	f := strings.Fields(string(b))
+	if len(f) < 3 {
+		return ""
+	}
+	return strings.Join(f[:3], " ")
+}
+
 func yesNo(b bool) string {
 	if b {
 		return "yes"
@@ -669,6 +687,9 @@ func fmtSeconds(s float64) string {
 // printBench prints the result as one table.
 func printBench(w io.Writer, r *benchResult) {
 	fmt.Fprintf(w, "\nrunsc-harness bench, %s, %d CPU(s), %s; gVisor %s\n", r.Date.Format("2006-01-02 15:04 UTC"), r.CPUs, r.Platform, r.GVisor)
+	if r.LoadStart != "" || r.LoadEnd != "" {
+		fmt.Fprintf(w, "load average (1, 5, 15 min): %s at the start, %s at the end\n", r.LoadStart, r.LoadEnd)
+	}
 	fmt.Fprintf(w, "overhead: ns/op, median [min–max] over %d interleaved rounds (guest %s); ratio = patched/stock per round, median [min–max]\n\n",
 		r.Rounds, strings.Join(r.BenchArgs, " "))
 	tw := tabwriter.NewWriter(w, 0, 4, 2, ' ', 0)

@@ -5,12 +5,16 @@ import (
 	"context"
 	"encoding/json"
 	"math"
+	"os"
 	"os/exec"
+	"path/filepath"
 	"strings"
 	"testing"
 	"time"
 
 	"github.com/restartsys/restartsys/runsc-harness/internal/guests"
+	"github.com/restartsys/restartsys/runsc-harness/internal/sandbox"
+	"github.com/restartsys/restartsys/runsc-harness/internal/testrunsc"
 	"github.com/restartsys/restartsys/syscalltests/guestio"
 )
 
@@ -186,5 +190,39 @@ func TestBenchGuestNative(t *testing.T) {
 	}
 	if err := exec.Command(bin, "-reps", "0").Run(); err == nil {
 		t.Error("bench -reps 0 succeeded, want a usage error")
+	}
+}
+
+// TestBenchSmoke runs the command for one short round of the overhead
+// section under the tests' stock and patched runsc: the table and
+// bench.json come out with a figure for every side of every shape. Timings
+// are not judged.
+func TestBenchSmoke(t *testing.T) {
+	if err := sandbox.CheckRoot(); err != nil {
+		t.Skip(err)
+	}
+	testrunsc.Build(t) // skips in -short mode; fills the cache runBench reads
+	out := t.TempDir()
+	args := []string{"--gvisor", testrunsc.Version, "--rounds", "1", "--reps", "1", "--ms", "5", "--wakes", "5",
+		"--skip", "detect,matrix,build", "--out", out}
+	if err := runBench(context.Background(), args); err != nil {
+		t.Fatalf("bench %v: %v", args, err)
+	}
+	b, err := os.ReadFile(filepath.Join(out, "bench.json"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	var res benchResult
+	if err := json.Unmarshal(b, &res); err != nil {
+		t.Fatal(err)
+	}
+	if res.GVisor != testrunsc.Version || len(res.Overhead) != 3 || len(res.Detection) != 0 || len(res.Cost) != 0 {
+		t.Fatalf("bench.json: version %s, %d overhead, %d detection, %d cost rows; want %s, 3, 0, 0",
+			res.GVisor, len(res.Overhead), len(res.Detection), len(res.Cost), testrunsc.Version)
+	}
+	for _, o := range res.Overhead {
+		if o.Native.N != 1 || o.Stock.N != 1 || o.Patched.N != 1 || o.Ratio.N != 1 || !(o.Ratio.Median > 0) {
+			t.Errorf("%s: %+v, want one positive figure per side and a ratio", o.Shape, o)
+		}
 	}
 }
