@@ -85,7 +85,7 @@ func TestE2ERuncStorm(t *testing.T) {
 			case report.Stock:
 				field := 0
 				for msg, n := range s.Errors {
-					if strings.HasSuffix(msg, ": "+e2e.FieldError) {
+					if strings.Contains(msg, e2e.FieldError) {
 						field += n
 					}
 				}

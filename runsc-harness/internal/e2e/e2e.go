@@ -73,6 +73,9 @@ type Stat struct {
 	Failures int `json:"failures"`
 	// Errors counts the distinct (normalised) error messages.
 	Errors map[string]int `json:"errors,omitempty"`
+	// Samples holds, per distinct error message, runc's raw stderr the
+	// first time it appeared (truncated).
+	Samples map[string]string `json:"samples,omitempty"`
 	// TotalMS is the wall time of all runs; MeanMS, P50MS, P95MS and MaxMS
 	// describe one run.
 	TotalMS int64   `json:"total_ms"`
@@ -117,30 +120,38 @@ var (
 )
 
 // NormaliseError turns runc's stderr (logrus text lines, or plain text)
-// into one message for counting: the last error-level msg="..." (else the
-// last non-empty line), with the container ID replaced by <id> and fd and
-// pid numbers by N.
+// into one message for counting: the error-level msg="..." values in
+// order, joined by " → " (runc init's own error, forwarded through the log
+// pipe, comes before runc's final one), else the last non-empty line; the
+// container ID is replaced by <id> and fd and pid numbers by N.
 func NormaliseError(stderr, id string) string {
-	msg := ""
+	var msgs []string
+	last := ""
 	for _, line := range strings.Split(stderr, "\n") {
 		line = strings.TrimSpace(line)
 		if line == "" {
 			continue
 		}
 		if m := msgRE.FindStringSubmatch(line); m != nil {
-			if !strings.Contains(line, "level=error") && !strings.Contains(line, "level=fatal") && msg != "" {
+			if !strings.Contains(line, "level=error") && !strings.Contains(line, "level=fatal") {
 				continue
 			}
-			if u, err := strconv.Unquote(`"` + m[1] + `"`); err == nil {
-				msg = u
-			} else {
-				msg = m[1]
+			u, err := strconv.Unquote(`"` + m[1] + `"`)
+			if err != nil {
+				u = m[1]
+			}
+			if len(msgs) == 0 || msgs[len(msgs)-1] != u {
+				msgs = append(msgs, u)
 			}
 			continue
 		}
 		if !strings.Contains(line, "level=") {
-			msg = line
+			last = line
 		}
+	}
+	msg := strings.Join(msgs, " → ")
+	if msg == "" {
+		msg = last
 	}
 	if id != "" {
 		msg = strings.ReplaceAll(msg, id, "<id>")
@@ -148,8 +159,8 @@ func NormaliseError(stderr, id string) string {
 	msg = fdRE.ReplaceAllString(msg, "${1}N")
 	msg = pidRE.ReplaceAllString(msg, "${1}N")
 	msg = spaceRE.ReplaceAllString(msg, " ")
-	if len(msg) > 300 {
-		msg = msg[:300] + "..."
+	if len(msg) > 400 {
+		msg = msg[:400] + "..."
 	}
 	if msg == "" {
 		msg = "(no error message)"

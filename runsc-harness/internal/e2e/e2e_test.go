@@ -16,9 +16,9 @@ func TestNormaliseError(t *testing.T) {
 			"exec failed: unable to start container process: " + FieldError,
 		},
 		{
-			"time=\"x\" level=warning msg=\"something\"\ntime=\"x\" level=error msg=\"runc run failed: open exec fifo /proc/thread-self/fd/7: interrupted system call\"\n",
+			"time=\"x\" level=warning msg=\"something\"\ntime=\"x\" level=error msg=\"open exec fifo /proc/thread-self/fd/7: interrupted system call\"\ntime=\"x\" level=error msg=\"runc run failed: container process is already dead\"\n",
 			"run-storm-3",
-			"runc run failed: " + FIFOError,
+			FIFOError + " → runc run failed: container process is already dead",
 		},
 		{
 			`time="x" level=error msg="container \"run-storm-3\" does not exist"`,

@@ -193,19 +193,19 @@ func storm(interval time.Duration, stop <-chan struct{}, sent *atomic.Int64) {
 // runcCmd runs runc with args under the op deadline, with stdin from
 // /dev/null and stdout and stderr in files (a detached process keeps them
 // open, so pipes would not see EOF). It returns the error message ("" on
-// success) and the wall time.
-func (c config) runcCmd(m e2e.Mode, id string, args ...string) (string, time.Duration) {
+// success), runc's raw stderr and the wall time.
+func (c config) runcCmd(m e2e.Mode, id string, args ...string) (string, string, time.Duration) {
 	ctx, cancel := context.WithTimeout(context.Background(), c.opTimeout)
 	defer cancel()
 	errf, err := os.CreateTemp("/tmp", "runc-stderr-")
 	if err != nil {
-		return "driver: " + err.Error(), 0
+		return "driver: " + err.Error(), "", 0
 	}
 	defer os.Remove(errf.Name())
 	defer errf.Close()
 	null, err := os.OpenFile("/dev/null", os.O_RDWR, 0)
 	if err != nil {
-		return "driver: " + err.Error(), 0
+		return "driver: " + err.Error(), "", 0
 	}
 	defer null.Close()
 	full := append([]string{"--root", c.root}, args...)
@@ -221,18 +221,34 @@ func (c config) runcCmd(m e2e.Mode, id string, args ...string) (string, time.Dur
 	start := time.Now()
 	err = cmd.Run()
 	d := time.Since(start)
+	raw, _ := os.ReadFile(errf.Name())
 	if err == nil {
-		return "", d
+		return "", string(raw), d
 	}
 	if ctx.Err() != nil {
-		return fmt.Sprintf("runc %s: killed at the %v deadline", args[0], c.opTimeout), d
+		return fmt.Sprintf("runc %s: killed at the %v deadline", args[0], c.opTimeout), string(raw), d
 	}
-	raw, _ := os.ReadFile(errf.Name())
 	msg := e2e.NormaliseError(string(raw), id)
 	if len(bytes.TrimSpace(raw)) == 0 {
 		msg = fmt.Sprintf("runc %s: %v (no stderr)", args[0], err)
 	}
-	return msg, d
+	return msg, string(raw), d
+}
+
+// record counts one operation's outcome in st.
+func record(st *e2e.Stat, msg, raw string) {
+	st.Runs++
+	if msg == "" {
+		return
+	}
+	st.Failures++
+	st.Errors[msg]++
+	if _, ok := st.Samples[msg]; !ok {
+		if len(raw) > 2000 {
+			raw = raw[:2000] + "..."
+		}
+		st.Samples[msg] = raw
+	}
 }
 
 // cleanup force-deletes container id (quietly; it may not exist).
@@ -273,18 +289,14 @@ func (s *stormCtl) end() int64 {
 }
 
 func (c config) runOps(m e2e.Mode) e2e.Stat {
-	st := e2e.Stat{Op: e2e.OpRun, Mode: m, Errors: map[string]int{}}
+	st := e2e.Stat{Op: e2e.OpRun, Mode: m, Errors: map[string]int{}, Samples: map[string]string{}}
 	var ms []int64
 	s := c.startStorm(m)
 	for i := 0; i < c.runs; i++ {
 		id := fmt.Sprintf("run-%s-%d", m, i)
-		msg, d := c.runcCmd(m, id, "run", "--no-new-keyring", "--bundle", c.runBundle, id)
-		st.Runs++
+		msg, raw, d := c.runcCmd(m, id, "run", "--no-new-keyring", "--bundle", c.runBundle, id)
+		record(&st, msg, raw)
 		ms = append(ms, d.Milliseconds())
-		if msg != "" {
-			st.Failures++
-			st.Errors[msg]++
-		}
 		c.cleanup(id)
 		progress(st, i)
 	}
@@ -294,14 +306,14 @@ func (c config) runOps(m e2e.Mode) e2e.Stat {
 }
 
 func (c config) execOps(m e2e.Mode) e2e.Stat {
-	st := e2e.Stat{Op: e2e.OpExec, Mode: m, Errors: map[string]int{}}
+	st := e2e.Stat{Op: e2e.OpExec, Mode: m, Errors: map[string]int{}, Samples: map[string]string{}}
 	id := "sleeper-" + string(m)
 	defer c.cleanup(id)
 	// The long-lived container starts before the storm, and is retried:
 	// it is the setup, not what is measured.
 	var setupErr string
 	for try := 0; try < 3; try++ {
-		msg, _ := c.runcCmd(m, id, "run", "-d", "--no-new-keyring", "--bundle", c.execBundle, id)
+		msg, _, _ := c.runcCmd(m, id, "run", "-d", "--no-new-keyring", "--bundle", c.execBundle, id)
 		if msg == "" {
 			setupErr = ""
 			break
@@ -316,13 +328,9 @@ func (c config) execOps(m e2e.Mode) e2e.Stat {
 	var ms []int64
 	s := c.startStorm(m)
 	for i := 0; i < c.execs; i++ {
-		msg, d := c.runcCmd(m, id, "exec", "-d", id, "/guest", "true")
-		st.Runs++
+		msg, raw, d := c.runcCmd(m, id, "exec", "-d", id, "/guest", "true")
+		record(&st, msg, raw)
 		ms = append(ms, d.Milliseconds())
-		if msg != "" {
-			st.Failures++
-			st.Errors[msg]++
-		}
 		progress(st, i)
 	}
 	st.Signals = s.end()
