@@ -428,9 +428,11 @@ func runBench(ctx context.Context, args []string) error {
 	if !c.skip["build"] {
 		row := costRow{What: "build, cold (fresh cache)", Variant: "stock+patched", Target: targetColdBuild.Seconds(), Met: "n/a", Skipped: true, Note: "not run: pass --cold"}
 		if c.cold {
-			row, err = coldBuild(c, buildOnce)
-			if err != nil {
-				return err
+			// The cold build comes last and takes minutes: when it fails
+			// or is interrupted, the rest of the table is still printed.
+			if row, err = coldBuild(c, buildOnce); err != nil {
+				row.Met, row.Note = "n/a", "failed: "+err.Error()
+				res.Notes = append(res.Notes, "cold build: "+err.Error())
 			}
 		}
 		res.Cost = append(res.Cost, row)
@@ -736,6 +738,8 @@ func printBench(w io.Writer, r *benchResult) {
 			val := fmtSeconds(c.Seconds)
 			if c.Skipped {
 				val = c.Note
+			} else if strings.HasPrefix(c.Note, "failed") {
+				val = "failed (below)"
 			}
 			col := c.Variant
 			if col != "native" && col != "stock" && col != "patched" {
