@@ -111,7 +111,7 @@ type runConfig struct {
 func parseRunFlags(args []string) (*runConfig, error) {
 	fs := flag.NewFlagSet("run", flag.ContinueOnError)
 	c := &runConfig{}
-	guest := fs.String("guest", "all", "guest to run: storm, matrix, all (storm and matrix) or tiny (the harness's own test guest); comma-separated list allowed")
+	guest := fs.String("guest", "all", "guest to run: storm, matrix, nsc, nsgo, all (storm and matrix) or tiny (the harness's own test guest); comma-separated list allowed")
 	fs.Var(&c.runtimes, "runsc", "NAME=PATH of a runsc binary, NAME starting with stock or patched; repeat for several")
 	platforms := &listFlag{vals: []string{"systrap"}}
 	networks := &listFlag{vals: []string{"none"}}
@@ -277,11 +277,13 @@ func runGuests(ctx context.Context, c *runConfig) (_ *report.Document, retErr er
 
 	builder := &guests.Builder{RepoRoot: repo, OutDir: filepath.Join(repo, "out", "guests"), Log: os.Stderr}
 	bins := map[string]string{}
+	known := map[string]guests.Guest{}
 	for _, name := range c.guests {
 		g, err := guests.Lookup(name)
 		if err != nil {
 			return nil, err
 		}
+		known[name] = g
 		if bins[name], err = builder.Build(ctx, g); err != nil {
 			return nil, err
 		}
@@ -331,6 +333,7 @@ func runGuests(ctx context.Context, c *runConfig) (_ *report.Document, retErr er
 		logRoot := filepath.Join(c.out, "logs", name)
 		res, err := sandbox.Native(ctx, sandbox.NativeOptions{
 			Binary: bins[name], Args: c.guestArgs, LogDir: filepath.Join(logRoot, "native"), Timeout: c.timeout,
+			Namespaces: known[name].Namespaces,
 		})
 		if err != nil {
 			return nil, err
@@ -347,7 +350,7 @@ func runGuests(ctx context.Context, c *runConfig) (_ *report.Document, retErr er
 					bundleDir += "-hostnet"
 				}
 				if _, err := os.Stat(bundleDir); errors.Is(err, os.ErrNotExist) {
-					if _, err := oci.Write(bundleDir, oci.Options{Binary: bins[name], Args: c.guestArgs, HostNetwork: v.Network == "host"}); err != nil {
+					if _, err := oci.Write(bundleDir, oci.Options{Binary: bins[name], Args: c.guestArgs, HostNetwork: v.Network == "host", ExtraCaps: known[name].Caps}); err != nil {
 						return nil, err
 					}
 				}

@@ -36,6 +36,12 @@ type Guest struct {
 	Lang Lang
 	// Dir is the source directory, relative to the repository root.
 	Dir string
+	// Namespaces runs the native side as PID 1 of new PID and mount
+	// namespaces, as runsc runs a container's first process.
+	Namespaces bool
+	// Caps are capabilities the guest's OCI bundle grants on top of the
+	// default set, so that it has under runsc what it has natively as root.
+	Caps []string
 }
 
 // Known are the guests the harness can build. "tiny" is the harness's own
@@ -43,6 +49,8 @@ type Guest struct {
 var Known = []Guest{
 	{Name: "storm", Lang: Go, Dir: "syscalltests/storm"},
 	{Name: "matrix", Lang: C, Dir: "syscalltests/matrix"},
+	{Name: "nsc", Lang: C, Dir: "syscalltests/nsc", Namespaces: true, Caps: []string{"CAP_SYS_ADMIN"}},
+	{Name: "nsgo", Lang: Go, Dir: "syscalltests/nsgo", Namespaces: true, Caps: []string{"CAP_SYS_ADMIN"}},
 	{Name: "tiny", Lang: Go, Dir: "runsc-harness/internal/guests/tiny"},
 }
 

@@ -31,6 +31,9 @@ type Options struct {
 	// HostNetwork leaves the network namespace out of the spec, for
 	// runsc --network=host.
 	HostNetwork bool
+	// ExtraCaps are capabilities granted on top of the default set
+	// ("CAP_SYS_ADMIN", say).
+	ExtraCaps []string
 }
 
 // defaultCaps is the capability set a container engine gives root by
@@ -59,7 +62,7 @@ func Spec(o Options) *specs.Spec {
 	if hostname == "" {
 		hostname = "guest"
 	}
-	caps := func() []string { return append([]string(nil), defaultCaps...) }
+	caps := func() []string { return append(append([]string(nil), defaultCaps...), o.ExtraCaps...) }
 	ns := []specs.LinuxNamespace{
 		{Type: specs.PIDNamespace},
 		{Type: specs.IPCNamespace},

@@ -138,6 +138,10 @@ type NativeOptions struct {
 	LogDir string
 	// Timeout is the deadline of the run (0: none).
 	Timeout time.Duration
+	// Namespaces, when set, starts the guest as PID 1 of a new PID
+	// namespace, in a new mount namespace whose mounts are private (not
+	// propagated to or from the host), as a container's first process is.
+	Namespaces bool
 }
 
 // Native runs the guest directly on the host, in its own process group,
@@ -146,6 +150,14 @@ func Native(ctx context.Context, o NativeOptions) (*Result, error) {
 	cmd := exec.Command(o.Binary, o.Args...)
 	cmd.Env = []string{"PATH=/"}
 	cmd.Dir = "/"
+	if o.Namespaces {
+		// Unshareflags' CLONE_NEWNS makes the child remount / rprivate
+		// before it execs the guest.
+		cmd.SysProcAttr = &syscall.SysProcAttr{
+			Cloneflags:   syscall.CLONE_NEWPID,
+			Unshareflags: syscall.CLONE_NEWNS,
+		}
+	}
 	return supervise(ctx, cmd, o.LogDir, o.Timeout, func(context.Context) {
 		// The group is killed by supervise itself; nothing else to do.
 	})
@@ -260,7 +272,10 @@ func supervise(ctx context.Context, cmd *exec.Cmd, logDir string, timeout time.D
 	}
 	defer stderr.Close()
 	cmd.Stdout, cmd.Stderr = stdout, stderr
-	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true}
+	if cmd.SysProcAttr == nil {
+		cmd.SysProcAttr = &syscall.SysProcAttr{}
+	}
+	cmd.SysProcAttr.Setpgid = true
 	res := &Result{ExitCode: -1, LogDir: logDir, Command: append([]string{cmd.Path}, cmd.Args[1:]...)}
 	start := time.Now()
 	if err := cmd.Start(); err != nil {
