@@ -120,13 +120,12 @@ var (
 )
 
 // NormaliseError turns runc's stderr (logrus text lines, or plain text)
-// into one message for counting: the error-level msg="..." values in
-// order, joined by " → " (runc init's own error, forwarded through the log
-// pipe, comes before runc's final one), else the last non-empty line; the
-// container ID is replaced by <id> and fd and pid numbers by N.
+// into one message for counting: the error-level msg="..." values and the
+// plain (non-logrus) lines in order, joined by " → " (runc init's own
+// error comes as a plain line before runc's final one); the container ID
+// is replaced by <id> and fd and pid numbers by N.
 func NormaliseError(stderr, id string) string {
 	var msgs []string
-	last := ""
 	for _, line := range strings.Split(stderr, "\n") {
 		line = strings.TrimSpace(line)
 		if line == "" {
@@ -145,14 +144,12 @@ func NormaliseError(stderr, id string) string {
 			}
 			continue
 		}
-		if !strings.Contains(line, "level=") {
-			last = line
+		if !strings.Contains(line, "level=") && (len(msgs) == 0 || msgs[len(msgs)-1] != line) {
+			// runc init's error reaches stderr as a plain line.
+			msgs = append(msgs, line)
 		}
 	}
 	msg := strings.Join(msgs, " → ")
-	if msg == "" {
-		msg = last
-	}
 	if id != "" {
 		msg = strings.ReplaceAll(msg, id, "<id>")
 	}

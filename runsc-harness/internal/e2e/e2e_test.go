@@ -26,6 +26,11 @@ func TestNormaliseError(t *testing.T) {
 			`container "<id>" does not exist`,
 		},
 		{"plain text error\n", "", "plain text error"},
+		{
+			"open exec fifo /proc/thread-self/fd/7: interrupted system call\ntime=\"x\" level=error msg=\"runc run failed: container process is already dead\"\n",
+			"",
+			FIFOError + " → runc run failed: container process is already dead",
+		},
 		{"", "", "(no error message)"},
 	} {
 		if got := NormaliseError(tc.stderr, tc.id); got != tc.want {
