@@ -109,18 +109,22 @@ func pairedRatios(num, den []float64) []float64 {
 	return out
 }
 
-// ratioVerdict judges a patched/stock ratio against the target: "yes" when
-// its median is within it, "no (within noise)" when it is not but the
-// rounds' ratios reach down to 1 (patched no slower than stock in some
-// round), "no" otherwise.
+// maxRatioRange is the widest range (max-min) of per-round patched/stock
+// ratios from which a run may judge a 1% target: beyond ±5%, the machine's
+// noise swamps what is measured and the verdict is "inconclusive".
+const maxRatioRange = 0.10
+
+// ratioVerdict judges a patched/stock ratio against the target:
+// "inconclusive" when the rounds' ratios spread wider than maxRatioRange,
+// else "yes" when the median is within the target, "no" when not.
 func ratioVerdict(r stat, target float64) string {
 	switch {
 	case r.N == 0:
 		return "n/a"
+	case r.Max-r.Min > maxRatioRange:
+		return fmt.Sprintf("inconclusive (rounds %.2f–%.2f)", r.Min, r.Max)
 	case r.Median <= target:
 		return "yes"
-	case r.Min <= 1:
-		return "no (within noise)"
 	}
 	return "no"
 }

@@ -65,8 +65,9 @@ func TestBenchOverheadRatio(t *testing.T) {
 		want   string
 	}{
 		{[]float64{1.00, 1.01, 1.02}, "yes"},
-		{[]float64{0.98, 1.03, 1.05}, "no (within noise)"},
+		{[]float64{0.98, 1.03, 1.05}, "no"},
 		{[]float64{1.02, 1.03, 1.05}, "no"},
+		{[]float64{0.45, 0.66, 6.4}, "inconclusive (rounds 0.45–6.40)"},
 		{nil, "n/a"},
 	}
 	for _, tt := range tests {
