@@ -116,18 +116,18 @@ func runE2E(ctx context.Context, args []string) error {
 		fmt.Fprintf(os.Stderr, "runsc-harness e2e: %v\n", err)
 		return errUsage
 	}
-	doc, err := e2eRunc(ctx, c)
+	d, err := e2eRunc(ctx, c)
 	if err != nil {
 		return err
 	}
-	e2e.WriteTable(os.Stdout, doc)
+	e2e.WriteTable(os.Stdout, d)
 	if c.noVerdict {
 		return nil
 	}
-	if probs := doc.Problems(); len(probs) > 0 {
+	if probs := d.Problems(); len(probs) > 0 {
 		return errors.New(strings.Join(probs, "; "))
 	}
-	fmt.Println("verdict: stock runsc fails under the storm; patched runsc has no failure.")
+	fmt.Println("verdict: " + d.Verdict())
 	return nil
 }
 

@@ -67,6 +67,34 @@ func (d *Document) Problems() []string {
 	return p
 }
 
+// Verdict says in one sentence what a run without Problems showed.
+func (d *Document) Verdict() string {
+	stockStorm, stock, patched := 0, false, false
+	for _, r := range d.Results {
+		switch r.Kind {
+		case report.Stock:
+			stock = true
+			for _, s := range r.Stats {
+				if s.Mode == ModeStorm {
+					stockStorm += s.Failures
+				}
+			}
+		case report.Patched:
+			patched = true
+		}
+	}
+	var parts []string
+	if stock && stockStorm > 0 {
+		parts = append(parts, fmt.Sprintf("stock runsc fails under the storm (%d failures)", stockStorm))
+	} else if stock {
+		parts = append(parts, "stock runsc measured (no storm mode)")
+	}
+	if patched {
+		parts = append(parts, "patched runsc has no failure")
+	}
+	return strings.Join(parts, "; ") + "."
+}
+
 // topError is the most frequent error of s.
 func topError(s Stat) string {
 	errs := sortedErrors(s)
@@ -228,7 +256,7 @@ func WriteMarkdown(w io.Writer, d *Document) error {
 			fmt.Fprintf(w, "\n- %s\n", mdEscape(s))
 		}
 	} else {
-		fmt.Fprintln(w, "\n## Verdict\n\nstock runsc fails under the storm; patched runsc has no failure.")
+		fmt.Fprintf(w, "\n## Verdict\n\n%s\n", d.Verdict())
 	}
 	return nil
 }
