@@ -292,9 +292,13 @@ func runTrial(locked bool, dir string, load int) int {
 	answer := make(chan string)
 	go func() {
 		runtime.LockOSThread()
+		answer <- "locked"
 		<-ask
 		answer <- probeResult(marker)
 	}()
+	// Wait until it holds its thread: a goroutine not yet started could
+	// otherwise lock the thread an unlocked trial has just unshared on.
+	<-answer
 	if locked {
 		runtime.LockOSThread()
 	} else {
