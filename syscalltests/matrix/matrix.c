@@ -23,6 +23,13 @@
 //     block      sa_handler without SA_RESTART installed, but SIGUSR1 masked
 //                in the blocking thread (so it stays pending and is
 //                discarded when the thread exits)
+//     stop       no SIGUSR1 at all: the whole process is stopped with
+//                SIGSTOP and, once the blocking thread is seen stopped,
+//                continued with SIGCONT, both sent by a helper child (a
+//                stopped process cannot continue itself); no handler runs.
+//                Run as PID 1 (the init of a container), the program
+//                first forks and runs the matrix in the child, because
+//                init ignores SIGSTOP sent from inside its PID namespace.
 //   Storm shapes (shape.storm_ms) instead get SIGUSR1 every storm_ms ms
 //   until the call returns and are never completed; they report the time
 //   from the first signal to the return as the storm_return_ms counter.
@@ -87,9 +94,9 @@
 static int settle_ms = 50;
 static int watchdog_s = 150;
 
-enum { D_RESTART, D_NORESTART, D_IGNORE, D_BLOCK, D_COUNT };
+enum { D_RESTART, D_NORESTART, D_IGNORE, D_BLOCK, D_STOP, D_COUNT };
 static const char *const disp_names[D_COUNT] = {"restart", "norestart",
-                                                "ignore", "block"};
+                                                "ignore", "block", "stop"};
 
 // ---------------------------------------------------------------- helpers
 
@@ -1191,10 +1198,9 @@ static void *blocker(void *arg) {
   return NULL;
 }
 
-// thread_state returns the state letter of thread tid, or 0.
-static char thread_state(int tid) {
-  char p[64], buf[512];
-  snprintf(p, sizeof p, "/proc/self/task/%d/stat", tid);
+// stat_state returns the state letter in the stat file at path p, or 0.
+static char stat_state(const char *p) {
+  char buf[512];
   int fd = open(p, O_RDONLY | O_CLOEXEC);
   if (fd < 0)
     return 0;
@@ -1207,6 +1213,48 @@ static char thread_state(int tid) {
   if (!rp || rp[1] != ' ')
     return 0;
   return rp[2];
+}
+
+// thread_state returns the state letter of thread tid, or 0.
+static char thread_state(int tid) {
+  char p[64];
+  snprintf(p, sizeof p, "/proc/self/task/%d/stat", tid);
+  return stat_state(p);
+}
+
+// stop_and_continue is the "stop" disposition's signal: a helper child
+// stops this whole process with SIGSTOP, waits until thread tid is seen
+// stopped ('T' or 't') and continues the process with SIGCONT.  It returns
+// 1 if the thread was seen stopped, 0 if SIGCONT was sent after a timeout
+// instead, -1 if there is no helper.  The helper is a clone child without
+// an exit signal, so that no wait of a shape sees it.
+static int stop_and_continue(int tid) {
+  pid_t self = getpid();
+  char p[64];
+  snprintf(p, sizeof p, "/proc/%d/task/%d/stat", (int)self, tid);
+  long h = syscall(SYS_clone, 0L, NULL, NULL, NULL, NULL);
+  if (h < 0)
+    return -1;
+  if (h == 0) {
+    int seen = 0;
+    kill(self, SIGSTOP);
+    long long end = now_ms() + ASLEEP_TIMEOUT_MS;
+    while (now_ms() < end) {
+      char st = stat_state(p);
+      if (st == 'T' || st == 't') {
+        seen = 1;
+        break;
+      }
+      sleep_us(200);
+    }
+    sleep_ms(20);
+    kill(self, SIGCONT);
+    _exit(seen ? 0 : 1);
+  }
+  int st = 0;
+  while (waitpid((pid_t)h, &st, __WALL) < 0 && errno == EINTR) {
+  }
+  return WIFEXITED(st) && WEXITSTATUS(st) == 0;
 }
 
 // wait_asleep returns 1 once the thread was seen sleeping ('S' or 'D') on
@@ -1279,7 +1327,17 @@ static void run_cell(const struct shape *sh, int disp, struct outcome *o) {
 
   int asleep = wait_asleep(r, ASLEEP_TIMEOUT_MS);
   long long storm_t0 = -1;
-  if (asleep == 1 && sh->storm_ms) {
+  if (asleep == 1 && disp == D_STOP) {
+    // Stop and continue the process; storm shapes too get it only once.
+    int stopped = stop_and_continue(atomic_load(&r->tid));
+    if (stopped < 0)
+      notef(o, "could not start the stop helper");
+    else if (!stopped)
+      notef(o, "thread not seen stopped within %d ms", ASLEEP_TIMEOUT_MS);
+    sleep_ms(settle_ms);
+    if (wait_asleep(r, ASLEEP_TIMEOUT_MS) < 0)
+      notef(o, "thread not asleep again after SIGCONT");
+  } else if (asleep == 1 && sh->storm_ms) {
     // Storm: SIGUSR1 every storm_ms until the call returns (see
     // STORM_SIGNALS); the call is not completed.
     int sent = 0;
@@ -1427,6 +1485,30 @@ int main(int argc, char **argv) {
       if (!filter || strstr(shapes[i].name, filter))
         printf("%s\n", shapes[i].name);
     return 0;
+  }
+  if (getpid() == 1) {
+    // Init ignores SIGSTOP sent from inside its PID namespace, so the
+    // "stop" disposition needs the matrix in another process: run it in a
+    // child, reap every process (orphans come here) until it exits, and
+    // exit with its status.
+    pid_t child = fork();
+    if (child < 0) {
+      perror("fork");
+      return 1;
+    }
+    if (child > 0) {
+      int st = 0;
+      for (;;) {
+        pid_t w = waitpid(-1, &st, 0);
+        if (w == child)
+          break;
+        if (w < 0 && errno != EINTR) {
+          perror("waitpid");
+          return 1;
+        }
+      }
+      return WIFEXITED(st) ? WEXITSTATUS(st) : 128 + WTERMSIG(st);
+    }
   }
   int use[D_COUNT];
   for (int d = 0; d < D_COUNT; d++) {

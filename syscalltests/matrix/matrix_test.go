@@ -13,7 +13,7 @@ import (
 	"github.com/restartsys/restartsys/syscalltests/guestio"
 )
 
-var dispositions = []string{"restart", "norestart", "ignore", "block"}
+var dispositions = []string{"restart", "norestart", "ignore", "block", "stop"}
 
 // neverRestarted are the shapes that signal(7) (and Linux) fail with EINTR
 // when a handler interrupts them, with or without SA_RESTART.
@@ -62,9 +62,35 @@ var wakesWithoutError = map[string]bool{"recvfrom/tcp/peek-trunc": true}
 // without SA_RESTART: futex_lock_pi() turns EINTR into ERESTARTNOINTR.
 var alwaysRestarted = map[string]bool{"futex-lock-pi": true}
 
+// failsAfterStop are the shapes that Linux fails with EINTR after the process
+// is stopped (SIGSTOP) and continued (SIGCONT) with no handler at all: the
+// list in signal(7), "Interruption of system calls and library functions by
+// stop signals" (epoll_wait, SO_RCVTIMEO/SO_SNDTIMEO socket calls, semop,
+// semtimedop). Every other shape is restarted; msgrcv and msgsnd in
+// particular (ERESTARTNOHAND in ipc/msg.c).
+var failsAfterStop = map[string]bool{
+	"epoll_wait/pipe":                       true,
+	"recv/unix-stream/rcvtimeo":             true,
+	"read/unix-stream/rcvtimeo":             true,
+	"recv/unix-dgram/rcvtimeo":              true,
+	"recv/tcp/rcvtimeo":                     true,
+	"recv/udp/rcvtimeo":                     true,
+	"send/unix-stream/sndtimeo":             true,
+	"recv/unix-stream/rcvtimeo-300ms-storm": true,
+	"semop":                                 true,
+	"semtimedop/timeout":                    true,
+}
+
 // want is the native Linux outcome of a cell.
 func want(shape, disp string) guestio.Observed {
 	switch disp {
+	case "stop":
+		// No handler runs; sigsuspend and pause go on waiting after
+		// SIGCONT and are ended by SIGUSR2.
+		if failsAfterStop[shape] || endedBySIGUSR2[shape] {
+			return guestio.Observed{Result: "EINTR"}
+		}
+		return guestio.Observed{Result: "ok"}
 	case "ignore", "block":
 		if endedBySIGUSR2[shape] {
 			return guestio.Observed{Result: "EINTR"}
@@ -235,6 +261,13 @@ func TestSignal7Facts(t *testing.T) {
 		{"semop", "restart", guestio.Observed{Result: "EINTR", HandlerRan: true}},
 		{"wait4/child", "restart", guestio.Observed{Result: "ok", HandlerRan: true}},
 		{"fcntl-setlkw/child", "norestart", guestio.Observed{Result: "EINTR", HandlerRan: true}},
+		{"read/pipe", "stop", guestio.Observed{Result: "ok"}},
+		{"msgrcv", "stop", guestio.Observed{Result: "ok"}},
+		{"msgsnd/full", "stop", guestio.Observed{Result: "ok"}},
+		{"semop", "stop", guestio.Observed{Result: "EINTR"}},
+		{"epoll_wait/pipe", "stop", guestio.Observed{Result: "EINTR"}},
+		{"recv/unix-stream/rcvtimeo", "stop", guestio.Observed{Result: "EINTR"}},
+		{"nanosleep", "stop", guestio.Observed{Result: "ok"}},
 	}
 	for _, tt := range tests {
 		t.Run(tt.shape+"/"+tt.disp, func(t *testing.T) {
@@ -286,7 +319,9 @@ func TestNativeOracle(t *testing.T) {
 // without one the 300 ms timeout expires on time.
 func checkStorm(t *testing.T, c guestio.Case) {
 	t.Helper()
-	if !timesOut[c.Shape] {
+	if !timesOut[c.Shape] || c.Disposition == "stop" {
+		// Under "stop" a storm shape is stopped and continued once, and
+		// want() checks that it fails with EINTR.
 		return
 	}
 	ms, ok := c.Counters["storm_return_ms"]
