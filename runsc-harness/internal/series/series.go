@@ -34,8 +34,6 @@ type Series struct {
 
 	// contents maps a patch id to its file's bytes.
 	contents map[string][]byte
-	// mapBytes is the raw series.json, part of the series hash.
-	mapBytes []byte
 }
 
 // Patch is one entry of the series map.
@@ -101,7 +99,7 @@ func Load(fsys fs.FS) (*Series, error) {
 }
 
 func parse(fsys fs.FS, raw []byte) (*Series, error) {
-	s := &Series{mapBytes: raw, contents: map[string][]byte{}}
+	s := &Series{contents: map[string][]byte{}}
 	dec := json.NewDecoder(bytes.NewReader(raw))
 	dec.DisallowUnknownFields()
 	if err := dec.Decode(s); err != nil {
@@ -181,15 +179,23 @@ func (s *Series) Contents(p *Patch) []byte {
 	return s.contents[p.ID]
 }
 
-// Hash identifies the selected patches and the map: it changes whenever a
-// patch file or the map changes. It is hex, 64 characters.
+// Hash identifies the selected patches: it changes whenever one of their
+// files or map entries (affected range, detect rule, ...) changes, or the
+// series' name or module, and not when patches outside the selection are
+// added or edited, so that adding a parity patch does not change the
+// identity, or the cached build, of the core series. It is hex, 64
+// characters.
 func (s *Series) Hash(selected []*Patch) string {
 	h := sha256.New()
-	fmt.Fprintf(h, "map %d\n", len(s.mapBytes))
-	h.Write(s.mapBytes)
+	fmt.Fprintf(h, "series %q %q\n", s.Name, s.Module)
 	for _, p := range selected {
+		entry, err := json.Marshal(p)
+		if err != nil {
+			panic(fmt.Sprintf("series: marshalling patch %s: %v", p.ID, err)) // a Patch always marshals
+		}
 		c := s.contents[p.ID]
-		fmt.Fprintf(h, "patch %s %d\n", p.ID, len(c))
+		fmt.Fprintf(h, "patch %s %d %d\n", p.ID, len(entry), len(c))
+		h.Write(entry)
 		h.Write(c)
 	}
 	return hex.EncodeToString(h.Sum(nil))

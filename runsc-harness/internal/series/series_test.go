@@ -149,6 +149,44 @@ func TestHashChangesWithContent(t *testing.T) {
 	if a.Hash(a.Patches) != c.Hash(c.Patches) {
 		t.Error("hash differs between two loads of the same series")
 	}
+	d, err := Load(testFS(strings.Replace(goodMap, `"return \"bug\""`, `"return \"bug\" "`, 1)))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if a.Hash(a.Patches) == d.Hash(d.Patches) {
+		t.Error("hash did not change when the patch's detect rule changed")
+	}
+}
+
+// TestHashIgnoresUnselectedPatches checks that adding a patch of another set
+// to the map leaves the hash of the core selection alone.
+func TestHashIgnoresUnselectedPatches(t *testing.T) {
+	a, err := Load(testFS(goodMap))
+	if err != nil {
+		t.Fatal(err)
+	}
+	extended := strings.Replace(goodMap, `"sets": {"core": "core fixes"}`, `"sets": {"core": "core fixes", "parity": "more"}`, 1)
+	extended = strings.Replace(extended, `"return \"bug\""}}
+  ]`, `"return \"bug\""}},
+    {"id": "0101", "file": "core/0001.patch", "set": "parity", "summary": "another",
+     "affected": {"from": "`+v1+`"},
+     "detect": {"file": "pkg/a/a.go", "affected_if_contains": "return"}}
+  ]`, 1)
+	b, err := Load(testFS(extended))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(b.Patches) != 2 {
+		t.Fatalf("extended map has %d patches, want 2", len(b.Patches))
+	}
+	coreA, _ := a.Select([]string{"core"})
+	coreB, _ := b.Select([]string{"core"})
+	if a.Hash(coreA) != b.Hash(coreB) {
+		t.Error("adding a parity patch changed the hash of the core selection")
+	}
+	if b.Hash(coreB) == b.Hash(b.Patches) {
+		t.Error("core and core+parity hash alike")
+	}
 }
 
 func TestSelectUnknownSet(t *testing.T) {
