@@ -168,7 +168,7 @@ func printCheck(w io.Writer, sel []*series.Patch, rows []checkRow) {
 	for _, r := range rows {
 		fmt.Fprintf(tw, "%s\t%s", r.Version, r.Date)
 		for _, d := range r.Patches {
-			mark := map[series.Status]string{series.Apply: "applied", series.Upstream: "already upstream", series.Failed: "FAILED"}[d.Status]
+			mark := map[series.Status]string{series.Apply: "applied", series.Upstream: "already upstream", series.Failed: "FAILED", series.NotHere: "n/a"}[d.Status]
 			if d.MapDisagrees {
 				mark += " (map disagrees)"
 			}

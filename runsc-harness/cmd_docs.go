@@ -240,7 +240,8 @@ func renderAffected(ctx context.Context, w io.Writer, ser *series.Series, sel []
 	fmt.Fprintln(w, "`runsc-harness docs --storm <versions>`, each with its date and command.")
 	fmt.Fprintln(w)
 	fmt.Fprintln(w, "Patch columns: **patched by us** — the snapshot has the bug and the patch applies; **fixed upstream** —")
-	fmt.Fprintln(w, "the snapshot's own source no longer has the bug; **FAILED** — has the bug, the patch does not apply.")
+	fmt.Fprintln(w, "the snapshot's own source no longer has the bug; **FAILED** — has the bug, the patch does not apply;")
+	fmt.Fprintln(w, "**n/a** — the snapshot lies outside the patch's range and lacks the code it changes (another patch may carry the fix there).")
 	fmt.Fprintln(w, "Storm columns: `result EINTR/interrupted` summed over the bootstrap storm's cases (sync-socket probe,")
 	fmt.Fprintln(w, "exec-FIFO open both ways) under stock and patched runsc, systrap platform.")
 	fmt.Fprintln(w)
@@ -265,7 +266,7 @@ func renderAffected(ctx context.Context, w io.Writer, ser *series.Series, sel []
 		}
 		fmt.Fprintf(w, "| `%s` | %s |", v.Version, v.Date())
 		for _, d := range plan {
-			cell := map[series.Status]string{series.Apply: "patched by us", series.Upstream: "fixed upstream", series.Failed: "**FAILED**"}[d.Status]
+			cell := map[series.Status]string{series.Apply: "patched by us", series.Upstream: "fixed upstream", series.Failed: "**FAILED**", series.NotHere: "n/a"}[d.Status]
 			if d.MapDisagrees {
 				cell += " (map disagrees)"
 			}

@@ -89,7 +89,8 @@ func runVersions(ctx context.Context, args []string) error {
 	}
 	if !*noPatches {
 		fmt.Println("\napply: the source has the bug and the patch applies; upstream: fixed upstream, skipped;")
-		fmt.Println("failed: has the bug but the patch does not apply; !: the series map disagrees with the source.")
+		fmt.Println("failed: has the bug but the patch does not apply; not-here: outside the patch's range, without its code;")
+		fmt.Println("!: the series map disagrees with the source.")
 		for _, p := range sel {
 			fmt.Printf("%s  [%s] %s\n", p.ID, p.Set, p.Summary)
 		}

@@ -24,6 +24,11 @@ const (
 	Upstream Status = "upstream"
 	// Failed means the tree has the bug but the patch does not apply.
 	Failed Status = "failed"
+	// NotHere means the tree lies outside the patch's affected range, not
+	// because of an upstream fix, and does not have the code the patch
+	// fixes: the patch is skipped, and another patch of the series may
+	// carry the same fix for that tree's code (0104 and 0106).
+	NotHere Status = "not-here"
 )
 
 // Decision is the status of one patch for one tree, with the evidence.
@@ -78,6 +83,10 @@ func (s *Series) Plan(ctx context.Context, tree, version string, selected []*Pat
 			return nil, err
 		case !bytes.Contains(src, []byte(p.Detect.AffectedIfContains)):
 			d.Status = Upstream
+			fixedUpstream := p.FixedUpstreamIn != "" && semver.Compare(version, p.FixedUpstreamIn) >= 0
+			if !fixedUpstream && !p.MapSaysAffected(version) {
+				d.Status = NotHere
+			}
 		default:
 			d.Status = Apply
 			if err := gitApply(ctx, work, s.Contents(p), true); err != nil {
@@ -87,7 +96,7 @@ func (s *Series) Plan(ctx context.Context, tree, version string, selected []*Pat
 				return nil, err
 			}
 		}
-		detected := d.Status != Upstream
+		detected := d.Status == Apply || d.Status == Failed
 		if detected != p.MapSaysAffected(version) {
 			d.MapDisagrees = true
 			if detected {
@@ -149,7 +158,7 @@ func (e *ApplyError) Error() string {
 func (s *Series) ApplyPlan(ctx context.Context, tree, version string, plan []Decision) error {
 	for _, d := range plan {
 		switch d.Status {
-		case Upstream:
+		case Upstream, NotHere:
 			continue
 		case Failed:
 			return &ApplyError{Patch: d.Patch, Version: version, Git: d.Detail}

@@ -227,6 +227,7 @@ func TestPlanAndApply(t *testing.T) {
 		{name: "affected", body: `"bug"`, version: v2, want: Decision{ID: "0001", Status: Apply}},
 		{name: "map says fixed", body: `"bug"`, version: v3, want: Decision{ID: "0001", Status: Apply, MapDisagrees: true, Detail: "series map says not affected, but the source has the bug"}},
 		{name: "upstream", body: `"fine"`, version: v3, want: Decision{ID: "0001", Status: Upstream}},
+		{name: "before the range", body: `"fine"`, version: "v0.0.0-20230101000000-000000000000", want: Decision{ID: "0001", Status: NotHere}},
 		{name: "map wrong", body: `"fine"`, version: v1, want: Decision{ID: "0001", Status: Upstream, MapDisagrees: true, Detail: "series map says affected, but the source is fixed"}},
 		{name: "drifted", body: `"bug" /* moved */`, version: v2, want: Decision{ID: "0001", Status: Failed, Detail: "patch failed: pkg/a/a.go:1; pkg/a/a.go: patch does not apply"}},
 	} {
@@ -241,6 +242,18 @@ func TestPlanAndApply(t *testing.T) {
 			}
 		})
 	}
+
+	t.Run("not here is skipped", func(t *testing.T) {
+		tree := writeTree(t, `"fine"`)
+		const v0 = "v0.0.0-20230101000000-000000000000"
+		plan, err := s.Plan(ctx, tree, v0, s.Patches)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if err := s.ApplyPlan(ctx, tree, v0, plan); err != nil {
+			t.Fatalf("ApplyPlan with a not-here patch: %v", err)
+		}
+	})
 
 	t.Run("apply", func(t *testing.T) {
 		tree := writeTree(t, `"bug"`)
