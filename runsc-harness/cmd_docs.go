@@ -12,6 +12,7 @@ import (
 	"net/mail"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 	"time"
 
@@ -161,13 +162,7 @@ func saveStormRecords(path string, records map[string]stormRecord) error {
 		list = append(list, r)
 	}
 	// Versions sort by time: pseudo-versions share the v0.0.0- prefix.
-	for i := range list {
-		for j := i + 1; j < len(list); j++ {
-			if list[j].Version < list[i].Version {
-				list[i], list[j] = list[j], list[i]
-			}
-		}
-	}
+	slices.SortFunc(list, func(a, b stormRecord) int { return strings.Compare(a.Version, b.Version) })
 	b, err := json.MarshalIndent(list, "", "  ")
 	if err != nil {
 		return err
@@ -177,6 +172,17 @@ func saveStormRecords(path string, records map[string]stormRecord) error {
 		return err
 	}
 	return os.Rename(tmp, path)
+}
+
+// stampSeriesID returns the series id of a patched runsc's version line,
+// "runsc version V+<series id>.<patch ids>", or "" if it has none.
+func stampSeriesID(stamp string) string {
+	_, after, ok := strings.Cut(stamp, "+")
+	if !ok {
+		return ""
+	}
+	id, _, _ := strings.Cut(after, ".")
+	return strings.TrimSpace(id)
 }
 
 // measureStorm builds stock and patched runsc for v and runs the storm
@@ -207,6 +213,7 @@ func measureStorm(ctx context.Context, v gvisor.Version, sf *seriesFlags, cache 
 			rec.StockStamp = runscVersion(ctx, r.path)
 		case report.Patched:
 			rec.PatchedStamp = runscVersion(ctx, r.path)
+			rec.SeriesID = stampSeriesID(rec.PatchedStamp)
 		}
 	}
 	kinds := map[string]report.Kind{}
