@@ -144,6 +144,10 @@ func runAll(cfg *config, stderr io.Writer) (*guestio.Report, error) {
 	return rep, nil
 }
 
+// caseHangAfter is how long past its -duration a case may run before it is
+// reported as a hang.
+const caseHangAfter = 10 * time.Second
+
 // runTrial sets up and runs one case of spec s, or reports it as a hang
 // without starting it when deadline has passed.
 func runTrial(cfg *config, s caseSpec, deadline time.Time, stderr io.Writer) (guestio.Case, error) {
@@ -158,6 +162,12 @@ func runTrial(cfg *config, s caseSpec, deadline time.Time, stderr io.Writer) (gu
 	v, err := s.setup(cfg)
 	if err != nil {
 		return guestio.Case{}, fmt.Errorf("%s: %w", s.shape, err)
+	}
+	// A case ends at -duration; one still running caseHangAfter later is
+	// stuck, and is ended there so that it does not eat the time of the
+	// cases after it.
+	if d := time.Now().Add(cfg.duration + caseHangAfter); d.Before(deadline) {
+		deadline = d
 	}
 	c := runCase(cfg, v, deadline)
 	fmt.Fprintf(stderr, "storm: %s: %s rounds=%d signals=%d interrupted=%d eintr=%d wrong_bytes=%d elapsed=%dms\n",
@@ -246,7 +256,7 @@ func runCase(cfg *config, v variant, deadline time.Time) guestio.Case {
 	}
 	r.mu.Unlock()
 	if hang {
-		notes = append(notes, fmt.Sprintf("hang: the case had not finished at the -timeout deadline (%s)", cfg.timeout))
+		notes = append(notes, fmt.Sprintf("hang: the case had not finished %s after its -duration (%s), or at the -timeout deadline (%s)", caseHangAfter, cfg.duration, cfg.timeout))
 	}
 	if serveErr != nil && !(hang && errors.Is(serveErr, errPeerGone)) {
 		notes = append(notes, "error: "+serveErr.Error())
