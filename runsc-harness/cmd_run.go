@@ -331,10 +331,20 @@ func runGuests(ctx context.Context, c *runConfig) (_ *report.Document, retErr er
 			break
 		}
 		logRoot := filepath.Join(c.out, "logs", name)
-		res, err := sandbox.Native(ctx, sandbox.NativeOptions{
+		g := known[name]
+		native := sandbox.NativeOptions{
 			Binary: bins[name], Args: c.guestArgs, LogDir: filepath.Join(logRoot, "native"), Timeout: c.timeout,
-			Namespaces: known[name].Namespaces,
-		})
+			Namespaces: g.Namespaces,
+		}
+		hd, err := newHostDir(c.out, name, "native", g)
+		if err != nil {
+			return nil, err
+		}
+		native.Env = hd.env(hd.dir)
+		res, err := sandbox.Native(ctx, native)
+		if err == nil {
+			err = hd.remove()
+		}
 		if err != nil {
 			return nil, err
 		}
@@ -345,21 +355,39 @@ func runGuests(ctx context.Context, c *runConfig) (_ *report.Document, retErr er
 					break
 				}
 				vname := variantName(r, v)
+				vfile := strings.ReplaceAll(vname, "/", "_")
+				hd, err := newHostDir(c.out, name, vfile, g)
+				if err != nil {
+					return nil, err
+				}
+				opts := oci.Options{Binary: bins[name], Args: c.guestArgs, HostNetwork: v.Network == "host", ExtraCaps: g.Caps}
 				bundleDir := filepath.Join(c.out, "bundles", name)
 				if v.Network == "host" {
 					bundleDir += "-hostnet"
 				}
+				var flags []string
+				if hd.dir != "" {
+					// The bundle names this run's host directory.
+					bundleDir = filepath.Join(c.out, "bundles", name+"-"+vfile)
+					opts.Env = hd.env(guests.HostDirMount)
+					opts.Binds = []oci.Bind{{Source: hd.dir, Destination: guests.HostDirMount}}
+					flags = guests.HostDirRunscFlags
+				}
 				if _, err := os.Stat(bundleDir); errors.Is(err, os.ErrNotExist) {
-					if _, err := oci.Write(bundleDir, oci.Options{Binary: bins[name], Args: c.guestArgs, HostNetwork: v.Network == "host", ExtraCaps: known[name].Caps}); err != nil {
+					if _, err := oci.Write(bundleDir, opts); err != nil {
 						return nil, err
 					}
 				}
 				res, err := sandbox.Run(ctx, sandbox.RunOptions{
 					Runsc: r.path, StateRoot: runtimes[r.name].StateRoot, Variant: v, Bundle: bundleDir,
-					LogDir:  filepath.Join(logRoot, strings.ReplaceAll(vname, "/", "_")),
+					LogDir:  filepath.Join(logRoot, vfile),
 					Debug:   c.debug,
+					Flags:   flags,
 					Timeout: c.timeout,
 				})
+				if err == nil {
+					err = hd.remove()
+				}
 				if err != nil {
 					return nil, fmt.Errorf("%s under %s: %w", name, vname, err)
 				}
@@ -419,4 +447,48 @@ func toRun(guest, variant string, args []string, res *sandbox.Result) report.Run
 	}
 	fmt.Fprintf(os.Stderr, "%s under %s: %s (%v)\n", guest, variant, status, res.Duration.Round(time.Millisecond))
 	return r
+}
+
+// hostDir is the fresh host directory one run of a guest with
+// Guest.HostDirEnv gets; dir is "" for other guests.
+type hostDir struct {
+	dir    string
+	envVar string
+}
+
+// newHostDir makes OUT/hostdirs/GUEST/RUN for guest g, if g asks for one.
+// It must not exist yet: each run starts with an empty directory.
+func newHostDir(out, guest, run string, g guests.Guest) (hostDir, error) {
+	if g.HostDirEnv == "" {
+		return hostDir{}, nil
+	}
+	dir, err := filepath.Abs(filepath.Join(out, "hostdirs", guest, run))
+	if err != nil {
+		return hostDir{}, err
+	}
+	if err := os.MkdirAll(filepath.Dir(dir), 0o755); err != nil {
+		return hostDir{}, err
+	}
+	if err := os.Mkdir(dir, 0o777); err != nil {
+		return hostDir{}, fmt.Errorf("host directory for %s: %w", guest, err)
+	}
+	return hostDir{dir: dir, envVar: g.HostDirEnv}, nil
+}
+
+// env returns the guest's environment entry naming the directory as the
+// guest sees it (path), or nothing.
+func (h hostDir) env(path string) []string {
+	if h.dir == "" {
+		return nil
+	}
+	return []string{h.envVar + "=" + path}
+}
+
+// remove deletes the directory after its run. Whatever the guest left in
+// it (a FIFO of a cell that hung, say) goes too.
+func (h hostDir) remove() error {
+	if h.dir == "" {
+		return nil
+	}
+	return os.RemoveAll(h.dir)
 }

@@ -42,6 +42,9 @@
 // Build: cc -static -O2 -pthread -o out/matrix syscalltests/matrix/*.c
 // Flags: -list, -filter SUBSTRING (shape name), -disp NAME[,NAME...],
 //        -settle MS, -watchdog SECONDS.
+// Environment: MATRIX_HOST_DIR, a directory on a host file system (under
+//        runsc a bind mount, with --host-fifo=open), adds the host-fifo
+//        shapes.
 #define _GNU_SOURCE
 #include <arpa/inet.h>
 #include <errno.h>
@@ -122,6 +125,10 @@ static void sleep_ms(long ms) { sleep_us(ms * 1000); }
   })
 
 static char tmpdir[64];
+
+// hostdir is $MATRIX_HOST_DIR: a directory on a host file system for the
+// host-fifo shapes, which are left out when it is unset.
+static const char *hostdir;
 
 static void set_nonblock(int fd, int on) {
   int fl = fcntl(fd, F_GETFL);
@@ -827,6 +834,24 @@ static long op_open_fifo(struct cell *c, const struct shape *sh) {
   return r;
 }
 
+// setup_host_fifo makes the FIFO in the host directory of MATRIX_HOST_DIR
+// instead of /tmp.  Under runsc that directory is a bind mount of a host
+// directory (a gofer mount, opened with --host-fifo=open), so mkfifo makes a
+// real host FIFO and open(2) goes through the gofer's host FIFO path, not
+// the Sentry's own pipe.  Natively it is just another directory.
+static int setup_host_fifo(struct cell *c, const struct shape *sh, char *err) {
+  (void)sh;
+  if (snprintf(c->path, sizeof c->path, "%s/fifo.%d", hostdir, ++cell_seq) >=
+      (int)sizeof c->path) {
+    c->path[0] = 0;
+    errno = ENAMETOOLONG;
+    return fail(err, "MATRIX_HOST_DIR");
+  }
+  if (mkfifo(c->path, 0600) < 0)
+    return fail(err, "mkfifo in MATRIX_HOST_DIR");
+  return 0;
+}
+
 // The other end is opened O_RDWR (never blocks on Linux) and kept open until
 // teardown.
 static void complete_open_fifo(struct cell *c, const struct shape *sh) {
@@ -1061,6 +1086,10 @@ static const struct shape shapes[] = {
      T_NONE, C_RDONLY},
     {"open/fifo-wronly", setup_fifo, op_open_fifo, complete_open_fifo,
      T_NONE, C_WRONLY},
+    {"open/host-fifo-rdonly", setup_host_fifo, op_open_fifo,
+     complete_open_fifo, T_NONE, C_RDONLY},
+    {"open/host-fifo-wronly", setup_host_fifo, op_open_fifo,
+     complete_open_fifo, T_NONE, C_WRONLY},
 
     {"epoll_wait/pipe", setup_mux, op_mux, complete_send1, T_PIPE, C_EPOLL},
     {"poll/pipe", setup_mux, op_mux, complete_send1, T_PIPE, C_POLL},
@@ -1098,6 +1127,14 @@ static const struct shape shapes[] = {
 };
 
 #define NSHAPES ((int)(sizeof shapes / sizeof shapes[0]))
+
+// shape_selected says whether shape i runs: it matches -filter, and a
+// host-fifo shape only runs when MATRIX_HOST_DIR names its directory.
+static int shape_selected(int i, const char *filter) {
+  if (filter && !strstr(shapes[i].name, filter))
+    return 0;
+  return shapes[i].setup != setup_host_fifo || hostdir != NULL;
+}
 
 // ------------------------------------------------------------------ results
 
@@ -1480,9 +1517,12 @@ int main(int argc, char **argv) {
     else
       usage();
   }
+  hostdir = getenv("MATRIX_HOST_DIR");
+  if (hostdir && !*hostdir)
+    hostdir = NULL;
   if (list) {
     for (int i = 0; i < NSHAPES; i++)
-      if (!filter || strstr(shapes[i].name, filter))
+      if (shape_selected(i, filter))
         printf("%s\n", shapes[i].name);
     return 0;
   }
@@ -1556,7 +1596,7 @@ int main(int argc, char **argv) {
   int fds_before = count_fds();
   long long start = now_ms();
   for (int i = 0; i < NSHAPES; i++) {
-    if (filter && !strstr(shapes[i].name, filter))
+    if (!shape_selected(i, filter))
       continue;
     for (int d = 0; d < D_COUNT; d++) {
       if (!use[d])

@@ -6,6 +6,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -139,6 +140,7 @@ func run(t *testing.T, bin string, args ...string) *guestio.Report {
 	defer cancel()
 	var stdout, stderr bytes.Buffer
 	cmd := exec.CommandContext(ctx, bin, args...)
+	cmd.Env = withHostDir(t)
 	cmd.Stdout = &stdout
 	cmd.Stderr = &stderr
 	if err := cmd.Run(); err != nil {
@@ -158,11 +160,20 @@ func run(t *testing.T, bin string, args ...string) *guestio.Report {
 // list returns the shape names the guest prints for -list.
 func list(t *testing.T, bin string, args ...string) []string {
 	t.Helper()
-	out, err := exec.Command(bin, append([]string{"-list"}, args...)...).Output()
+	cmd := exec.Command(bin, append([]string{"-list"}, args...)...)
+	cmd.Env = withHostDir(t)
+	out, err := cmd.Output()
 	if err != nil {
 		t.Fatalf("%s -list: %v", bin, err)
 	}
 	return strings.Fields(string(out))
+}
+
+// withHostDir returns this process's environment with MATRIX_HOST_DIR set
+// to a fresh directory, so that the host-fifo shapes run (natively they
+// are FIFOs in an ordinary directory).
+func withHostDir(t *testing.T) []string {
+	return append(os.Environ(), "MATRIX_HOST_DIR="+t.TempDir())
 }
 
 // checkCells asserts the native oracle for every cell of rep and that the
@@ -209,6 +220,17 @@ func TestFlags(t *testing.T) {
 		if !seen[name] {
 			t.Errorf("oracle names shape %q that the guest does not have", name)
 		}
+	}
+	// Without MATRIX_HOST_DIR the host-fifo shapes are left out.
+	out, err := exec.Command(bin, "-list", "-filter", "fifo").Output()
+	if err != nil {
+		t.Fatalf("%s -list: %v", bin, err)
+	}
+	if got, want := strings.Fields(string(out)), []string{"open/fifo-rdonly", "open/fifo-wronly"}; !slices.Equal(got, want) {
+		t.Errorf("-list -filter fifo without MATRIX_HOST_DIR = %q, want %q", got, want)
+	}
+	if !seen["open/host-fifo-rdonly"] || !seen["open/host-fifo-wronly"] {
+		t.Errorf("-list with MATRIX_HOST_DIR lacks the host-fifo shapes")
 	}
 	tests := []struct {
 		filter string

@@ -42,13 +42,27 @@ type Guest struct {
 	// Caps are capabilities the guest's OCI bundle grants on top of the
 	// default set, so that it has under runsc what it has natively as root.
 	Caps []string
+	// HostDirEnv, when set, names the environment variable through which
+	// the guest gets a fresh, empty host directory for each run: natively
+	// the directory itself; under runsc HostDirMount, a bind mount of it
+	// (a gofer mount), with runsc's --host-fifo=open so that FIFOs made in
+	// it can be opened.
+	HostDirEnv string
 }
+
+// HostDirMount is where a guest's host directory (Guest.HostDirEnv) is
+// mounted inside the sandbox.
+const HostDirMount = "/hostdir"
+
+// HostDirRunscFlags are the runsc flags a guest with a host directory
+// runs with.
+var HostDirRunscFlags = []string{"--host-fifo=open"}
 
 // Known are the guests the harness can build. "tiny" is the harness's own
 // plumbing-test guest.
 var Known = []Guest{
 	{Name: "storm", Lang: Go, Dir: "syscalltests/storm"},
-	{Name: "matrix", Lang: C, Dir: "syscalltests/matrix"},
+	{Name: "matrix", Lang: C, Dir: "syscalltests/matrix", HostDirEnv: "MATRIX_HOST_DIR"},
 	{Name: "nsc", Lang: C, Dir: "syscalltests/nsc", Namespaces: true, Caps: []string{"CAP_SYS_ADMIN"}},
 	{Name: "nsgo", Lang: Go, Dir: "syscalltests/nsgo", Namespaces: true, Caps: []string{"CAP_SYS_ADMIN"}},
 	{Name: "tiny", Lang: Go, Dir: "runsc-harness/internal/guests/tiny"},

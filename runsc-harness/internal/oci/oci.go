@@ -34,6 +34,17 @@ type Options struct {
 	// ExtraCaps are capabilities granted on top of the default set
 	// ("CAP_SYS_ADMIN", say).
 	ExtraCaps []string
+	// Binds are host directories bind-mounted read-write into the
+	// container, after the default mounts.
+	Binds []Bind
+}
+
+// Bind is one host directory bind-mounted into the container.
+type Bind struct {
+	// Source is the host directory.
+	Source string
+	// Destination is where it appears inside the container.
+	Destination string
 }
 
 // defaultCaps is the capability set a container engine gives root by
@@ -72,6 +83,14 @@ func Spec(o Options) *specs.Spec {
 	if !o.HostNetwork {
 		ns = append(ns, specs.LinuxNamespace{Type: specs.NetworkNamespace})
 	}
+	mounts := []specs.Mount{
+		{Destination: "/proc", Type: "proc", Source: "proc", Options: []string{"nosuid", "noexec", "nodev"}},
+		{Destination: "/dev", Type: "tmpfs", Source: "tmpfs", Options: []string{"nosuid", "strictatime", "mode=755", "size=65536k"}},
+		{Destination: "/tmp", Type: "tmpfs", Source: "tmpfs", Options: []string{"nosuid", "nodev", "mode=1777"}},
+	}
+	for _, b := range o.Binds {
+		mounts = append(mounts, specs.Mount{Destination: b.Destination, Type: "bind", Source: b.Source, Options: []string{"rbind", "rw"}})
+	}
 	return &specs.Spec{
 		Version: specs.Version,
 		Process: &specs.Process{
@@ -92,11 +111,7 @@ func Spec(o Options) *specs.Spec {
 		},
 		Root:     &specs.Root{Path: "rootfs", Readonly: false},
 		Hostname: hostname,
-		Mounts: []specs.Mount{
-			{Destination: "/proc", Type: "proc", Source: "proc", Options: []string{"nosuid", "noexec", "nodev"}},
-			{Destination: "/dev", Type: "tmpfs", Source: "tmpfs", Options: []string{"nosuid", "strictatime", "mode=755", "size=65536k"}},
-			{Destination: "/tmp", Type: "tmpfs", Source: "tmpfs", Options: []string{"nosuid", "nodev", "mode=1777"}},
-		},
+		Mounts:   mounts,
 		Linux: &specs.Linux{
 			Namespaces: ns,
 		},

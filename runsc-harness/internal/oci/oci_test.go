@@ -63,6 +63,15 @@ func TestSpec(t *testing.T) {
 			in:   Options{Binary: "/x/storm", HostNetwork: true},
 			want: wantSpec([]string{"/guest"}, []string{"PATH=/"}, "guest", false),
 		},
+		{
+			name: "bind mount after the defaults",
+			in:   Options{Binary: "/x/matrix", Binds: []Bind{{Source: "/host/d", Destination: "/hostdir"}}},
+			want: func() *specs.Spec {
+				s := wantSpec([]string{"/guest"}, []string{"PATH=/"}, "guest", true)
+				s.Mounts = append(s.Mounts, specs.Mount{Destination: "/hostdir", Type: "bind", Source: "/host/d", Options: []string{"rbind", "rw"}})
+				return s
+			}(),
+		},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {

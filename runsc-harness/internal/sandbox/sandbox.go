@@ -134,6 +134,8 @@ type NativeOptions struct {
 	// Binary is the guest program; Args follow argv[0].
 	Binary string
 	Args   []string
+	// Env is added to the guest's environment ("K=V"), after PATH=/.
+	Env []string
 	// LogDir receives stdout and stderr; created if missing.
 	LogDir string
 	// Timeout is the deadline of the run (0: none).
@@ -148,7 +150,7 @@ type NativeOptions struct {
 // killing the group at the deadline or on cancellation.
 func Native(ctx context.Context, o NativeOptions) (*Result, error) {
 	cmd := exec.Command(o.Binary, o.Args...)
-	cmd.Env = []string{"PATH=/"}
+	cmd.Env = append([]string{"PATH=/"}, o.Env...)
 	cmd.Dir = "/"
 	if o.Namespaces {
 		// Unshareflags' CLONE_NEWNS makes the child remount / rprivate
@@ -179,6 +181,8 @@ type RunOptions struct {
 	LogDir string
 	// Debug adds --debug (verbose logs) to --debug-log.
 	Debug bool
+	// Flags are further runsc global flags ("--host-fifo=open", say).
+	Flags []string
 	// Timeout is the deadline of the run (0: none).
 	Timeout time.Duration
 }
@@ -214,6 +218,7 @@ func Run(ctx context.Context, o RunOptions) (*Result, error) {
 	if o.Debug {
 		args = append(args, "--debug")
 	}
+	args = append(args, o.Flags...)
 	args = append(args, "run", "--bundle", o.Bundle, o.ID)
 	cmd := exec.Command(o.Runsc, args...)
 	rt := Runtime{Runsc: o.Runsc, StateRoot: o.StateRoot}
