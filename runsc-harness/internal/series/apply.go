@@ -76,6 +76,10 @@ func (s *Series) Plan(ctx context.Context, tree, version string, selected []*Pat
 		d := Decision{Patch: p, ID: p.ID}
 		src, err := os.ReadFile(filepath.Join(tree, filepath.FromSlash(p.Detect.File)))
 		switch {
+		case errors.Is(err, os.ErrNotExist) && !p.MapSaysAffected(version):
+			// Outside the patch's range, without the file it fixes: the
+			// code moved (0107 and its backport 0109).
+			d.Status = NotHere
 		case errors.Is(err, os.ErrNotExist):
 			d.Status = Failed
 			d.Detail = fmt.Sprintf("%s is missing from this tree", p.Detect.File)

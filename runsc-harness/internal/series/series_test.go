@@ -243,6 +243,31 @@ func TestPlanAndApply(t *testing.T) {
 		})
 	}
 
+	// A tree without the patch's file: the code moved. Outside the range
+	// that is another patch's business; inside it, a failure to report.
+	for _, tc := range []struct {
+		name    string
+		version string
+		want    Decision
+	}{
+		{name: "file missing before the range", version: "v0.0.0-20230101000000-000000000000", want: Decision{ID: "0001", Status: NotHere}},
+		{name: "file missing in the range", version: v2, want: Decision{ID: "0001", Status: Failed, Detail: "pkg/a/a.go is missing from this tree"}},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			tree := writeTree(t, `"bug"`)
+			if err := os.Remove(filepath.Join(tree, "pkg/a/a.go")); err != nil {
+				t.Fatal(err)
+			}
+			plan, err := s.Plan(ctx, tree, tc.version, s.Patches)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if diff := cmp.Diff([]Decision{tc.want}, plan, cmpopts.IgnoreFields(Decision{}, "Patch")); diff != "" {
+				t.Errorf("Plan mismatch (-want +got):\n%s", diff)
+			}
+		})
+	}
+
 	t.Run("not here is skipped", func(t *testing.T) {
 		tree := writeTree(t, `"fine"`)
 		const v0 = "v0.0.0-20230101000000-000000000000"
