@@ -430,16 +430,17 @@ func runBench(ctx context.Context, args []string) error {
 		}
 	}
 	if !c.skip["build"] {
-		row := costRow{What: "build, cold (fresh cache)", Variant: "stock+patched", Target: targetColdBuild.Seconds(), Met: "n/a", Skipped: true, Note: "not run: pass --cold"}
 		if c.cold {
-			// The cold build comes last and takes minutes: when it fails
-			// or is interrupted, the rest of the table is still printed.
-			if row, err = coldBuild(c, buildOnce); err != nil {
-				row.Met, row.Note = "n/a", "failed: "+err.Error()
+			// The cold builds come last and take minutes: when they fail
+			// or are interrupted, the rest of the table is still printed.
+			rows, err := coldBuild(c, buildOnce)
+			if err != nil {
 				res.Notes = append(res.Notes, "cold build: "+err.Error())
 			}
+			res.Cost = append(res.Cost, rows...)
+		} else {
+			res.Cost = append(res.Cost, costRow{What: "build, cold (empty caches)", Variant: "patched", Target: targetColdBuild.Seconds(), Met: "n/a", Skipped: true, Note: "not run: pass --cold"})
 		}
-		res.Cost = append(res.Cost, row)
 	}
 
 	res.LoadEnd = loadAvg()
@@ -581,19 +582,22 @@ func detectRows(rep *guestio.Report, version, runsc string, trials int) []detect
 	return rows
 }
 
-// coldBuild times stock and patched runsc built from nothing: a fresh
-// temporary harness cache and a fresh Go build cache (GOCACHE), so that
-// nothing compiled before is reused. Modules still come from the module
-// cache (GOMODCACHE), not the network.
-func coldBuild(c *benchConfig, buildOnce func(spec, cache string, stockOnly bool) (*build.Result, time.Duration, error)) (costRow, error) {
-	row := costRow{What: "build, cold (fresh cache)", Variant: "stock+patched", Target: targetColdBuild.Seconds()}
+// coldBuild times two builds from nothing, each with a Go build cache
+// (GOCACHE) of its own that starts empty, so that nothing compiled before is
+// reused; modules still come from the module cache (GOMODCACHE), not the
+// network. First stock runsc alone, in a fresh harness cache. Then the
+// patched runsc, the one issue 6's 4-minute target is about: the same
+// harness cache (so stock is found there, as on any machine that built it
+// once) with a second empty GOCACHE, so the patched build compiles
+// everything again, runs go test of the patched packages and builds runsc.
+// A failed build returns the rows done so far, the failed one with its error.
+func coldBuild(c *benchConfig, buildOnce func(spec, cache string, stockOnly bool) (*build.Result, time.Duration, error)) ([]costRow, error) {
 	tmp, err := os.MkdirTemp("", "rh-bench-cold-")
 	if err != nil {
-		return row, err
+		return nil, err
 	}
 	defer os.RemoveAll(tmp)
 	old, had := os.LookupEnv("GOCACHE")
-	os.Setenv("GOCACHE", filepath.Join(tmp, "gocache"))
 	defer func() {
 		if had {
 			os.Setenv("GOCACHE", old)
@@ -601,27 +605,42 @@ func coldBuild(c *benchConfig, buildOnce func(spec, cache string, stockOnly bool
 			os.Unsetenv("GOCACHE")
 		}
 	}()
-	fmt.Fprintf(os.Stderr, "bench: cold build in %s (takes minutes)\n", tmp)
-	br, d, err := buildOnce(c.gvisor, filepath.Join(tmp, "cache"), false)
-	if err != nil {
-		return row, fmt.Errorf("cold build: %w", err)
-	}
-	row.Seconds = d.Seconds()
-	row.Met = yesNo(d <= targetColdBuild)
-	var parts []string
-	for _, a := range []struct{ name, path string }{{"stock", br.Stock.Path}, {"patched", br.Patched.Path}} {
+	fmt.Fprintf(os.Stderr, "bench: cold builds in %s (take minutes)\n", tmp)
+	var rows []costRow
+	for _, step := range []struct {
+		variant   string
+		stockOnly bool
+		gocache   string
+		target    time.Duration
+		note      string
+	}{
+		{"stock", true, "gocache-stock", 0, "empty harness cache and GOCACHE"},
+		{"patched", false, "gocache-patched", targetColdBuild, "stock runsc cached, empty GOCACHE: apply, go test of the patched packages, build"},
+	} {
+		row := costRow{What: "build, cold (empty caches)", Variant: step.variant, Met: "n/a", Target: step.target.Seconds(), Note: step.note}
+		os.Setenv("GOCACHE", filepath.Join(tmp, step.gocache))
+		br, d, err := buildOnce(c.gvisor, filepath.Join(tmp, "cache"), step.stockOnly)
+		if err != nil {
+			row.Note = "failed: " + err.Error()
+			return append(rows, row), fmt.Errorf("cold %s build: %w", step.variant, err)
+		}
+		row.Seconds = d.Seconds()
+		if step.target > 0 {
+			row.Met = yesNo(d <= step.target)
+		}
+		a := br.Stock
+		if !step.stockOnly {
+			a = br.Patched
+		}
 		var m struct {
 			Seconds float64 `json:"build_seconds"`
 		}
-		if b, err := os.ReadFile(filepath.Join(filepath.Dir(a.path), "manifest.json")); err == nil && json.Unmarshal(b, &m) == nil {
-			parts = append(parts, fmt.Sprintf("%s compile %.0fs", a.name, m.Seconds))
+		if b, err := os.ReadFile(filepath.Join(filepath.Dir(a.Path), "manifest.json")); err == nil && json.Unmarshal(b, &m) == nil {
+			row.Note += fmt.Sprintf("; go build of runsc %.0fs", m.Seconds)
 		}
+		rows = append(rows, row)
 	}
-	row.Note = "fresh harness cache and GOCACHE; includes go test of the patched packages"
-	if len(parts) > 0 {
-		row.Note += "; " + strings.Join(parts, ", ")
-	}
-	return row, nil
+	return rows, nil
 }
 
 // loadAvg returns the 1, 5 and 15 minute load averages, "" if unknown.
