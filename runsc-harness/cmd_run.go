@@ -11,6 +11,8 @@ import (
 	"strings"
 	"time"
 
+	"golang.org/x/sys/unix"
+
 	"github.com/restartsys/restartsys/runsc-harness/internal/build"
 	"github.com/restartsys/restartsys/runsc-harness/internal/guests"
 	"github.com/restartsys/restartsys/runsc-harness/internal/oci"
@@ -371,7 +373,7 @@ func runGuests(ctx context.Context, c *runConfig) (_ *report.Document, retErr er
 					bundleDir = filepath.Join(c.out, "bundles", name+"-"+vfile)
 					opts.Env = hd.env(guests.HostDirMount)
 					opts.Binds = []oci.Bind{{Source: hd.dir, Destination: guests.HostDirMount}}
-					flags = guests.HostDirRunscFlags
+					flags = guests.HostFIFORunscFlags
 				}
 				if _, err := os.Stat(bundleDir); errors.Is(err, os.ErrNotExist) {
 					if _, err := oci.Write(bundleDir, opts); err != nil {
@@ -449,17 +451,19 @@ func toRun(guest, variant string, args []string, res *sandbox.Result) report.Run
 	return r
 }
 
-// hostDir is the fresh host directory one run of a guest with
-// Guest.HostDirEnv gets; dir is "" for other guests.
+// hostDir is the fresh host directory, holding a FIFO made on the host,
+// that one run of a guest with Guest.HostFIFOEnv gets; dir is "" for other
+// guests.
 type hostDir struct {
 	dir    string
 	envVar string
 }
 
-// newHostDir makes OUT/hostdirs/GUEST/RUN for guest g, if g asks for one.
-// It must not exist yet: each run starts with an empty directory.
+// newHostDir makes OUT/hostdirs/GUEST/RUN and the FIFO in it for guest g,
+// if g asks for one. The directory must not exist yet: each run starts
+// afresh.
 func newHostDir(out, guest, run string, g guests.Guest) (hostDir, error) {
-	if g.HostDirEnv == "" {
+	if g.HostFIFOEnv == "" {
 		return hostDir{}, nil
 	}
 	dir, err := filepath.Abs(filepath.Join(out, "hostdirs", guest, run))
@@ -469,23 +473,26 @@ func newHostDir(out, guest, run string, g guests.Guest) (hostDir, error) {
 	if err := os.MkdirAll(filepath.Dir(dir), 0o755); err != nil {
 		return hostDir{}, err
 	}
-	if err := os.Mkdir(dir, 0o777); err != nil {
+	if err := os.Mkdir(dir, 0o755); err != nil {
 		return hostDir{}, fmt.Errorf("host directory for %s: %w", guest, err)
 	}
-	return hostDir{dir: dir, envVar: g.HostDirEnv}, nil
+	if err := unix.Mkfifo(filepath.Join(dir, guests.HostFIFOName), 0o600); err != nil {
+		os.RemoveAll(dir)
+		return hostDir{}, fmt.Errorf("host FIFO for %s: %w", guest, err)
+	}
+	return hostDir{dir: dir, envVar: g.HostFIFOEnv}, nil
 }
 
-// env returns the guest's environment entry naming the directory as the
-// guest sees it (path), or nothing.
-func (h hostDir) env(path string) []string {
+// env returns the guest's environment entry naming the FIFO as the guest
+// sees it, in directory dir, or nothing.
+func (h hostDir) env(dir string) []string {
 	if h.dir == "" {
 		return nil
 	}
-	return []string{h.envVar + "=" + path}
+	return []string{h.envVar + "=" + filepath.Join(dir, guests.HostFIFOName)}
 }
 
-// remove deletes the directory after its run. Whatever the guest left in
-// it (a FIFO of a cell that hung, say) goes too.
+// remove deletes the directory and its FIFO after the run.
 func (h hostDir) remove() error {
 	if h.dir == "" {
 		return nil

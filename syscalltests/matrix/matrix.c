@@ -42,9 +42,9 @@
 // Build: cc -static -O2 -pthread -o out/matrix syscalltests/matrix/*.c
 // Flags: -list, -filter SUBSTRING (shape name), -disp NAME[,NAME...],
 //        -settle MS, -watchdog SECONDS.
-// Environment: MATRIX_HOST_DIR, a directory on a host file system (under
-//        runsc a bind mount, with --host-fifo=open), adds the host-fifo
-//        shapes.
+// Environment: MATRIX_HOST_FIFO, the path of a FIFO made on the host (under
+//        runsc in a bind-mounted directory, with --host-fifo=open), adds
+//        the host-fifo shapes.
 #define _GNU_SOURCE
 #include <arpa/inet.h>
 #include <errno.h>
@@ -126,9 +126,9 @@ static void sleep_ms(long ms) { sleep_us(ms * 1000); }
 
 static char tmpdir[64];
 
-// hostdir is $MATRIX_HOST_DIR: a directory on a host file system for the
-// host-fifo shapes, which are left out when it is unset.
-static const char *hostdir;
+// hostfifo is $MATRIX_HOST_FIFO: the path of a FIFO on a host file system
+// for the host-fifo shapes, which are left out when it is unset.
+static const char *hostfifo;
 
 static void set_nonblock(int fd, int on) {
   int fl = fcntl(fd, F_GETFL);
@@ -188,6 +188,7 @@ struct cell {
   int semid;
   int fut;
   char path[96];
+  int keep_path; // path is not the cell's own: teardown leaves it
   struct sockaddr_storage addr;
   socklen_t alen;
   struct run *run;
@@ -246,7 +247,7 @@ static void teardown(struct cell *c) {
     msgctl(c->msqid, IPC_RMID, NULL);
   if (c->semid >= 0)
     semctl(c->semid, 0, IPC_RMID);
-  if (c->path[0])
+  if (c->path[0] && !c->keep_path)
     unlink(c->path);
 }
 
@@ -834,21 +835,29 @@ static long op_open_fifo(struct cell *c, const struct shape *sh) {
   return r;
 }
 
-// setup_host_fifo makes the FIFO in the host directory of MATRIX_HOST_DIR
-// instead of /tmp.  Under runsc that directory is a bind mount of a host
-// directory (a gofer mount, opened with --host-fifo=open), so mkfifo makes a
-// real host FIFO and open(2) goes through the gofer's host FIFO path, not
-// the Sentry's own pipe.  Natively it is just another directory.
+// setup_host_fifo uses the FIFO named by MATRIX_HOST_FIFO instead of one in
+// /tmp.  Under runsc it is a FIFO the harness made on the host, in a
+// directory bind-mounted into the sandbox (a gofer mount, with
+// --host-fifo=open), so open(2) goes through the gofer's host-FIFO path,
+// not the Sentry's own pipe (a FIFO made with mkfifo inside the sandbox is
+// the Sentry's own, even on a gofer mount).  Natively it is just a FIFO.
+// Every cell closes its ends, so the next cell finds it empty; it is not
+// unlinked.
 static int setup_host_fifo(struct cell *c, const struct shape *sh, char *err) {
   (void)sh;
-  if (snprintf(c->path, sizeof c->path, "%s/fifo.%d", hostdir, ++cell_seq) >=
-      (int)sizeof c->path) {
+  struct stat st;
+  if (stat(hostfifo, &st) < 0)
+    return fail(err, "stat MATRIX_HOST_FIFO");
+  if (!S_ISFIFO(st.st_mode)) {
+    errno = EINVAL;
+    return fail(err, "MATRIX_HOST_FIFO is not a FIFO");
+  }
+  if (snprintf(c->path, sizeof c->path, "%s", hostfifo) >= (int)sizeof c->path) {
     c->path[0] = 0;
     errno = ENAMETOOLONG;
-    return fail(err, "MATRIX_HOST_DIR");
+    return fail(err, "MATRIX_HOST_FIFO");
   }
-  if (mkfifo(c->path, 0600) < 0)
-    return fail(err, "mkfifo in MATRIX_HOST_DIR");
+  c->keep_path = 1;
   return 0;
 }
 
@@ -1129,11 +1138,11 @@ static const struct shape shapes[] = {
 #define NSHAPES ((int)(sizeof shapes / sizeof shapes[0]))
 
 // shape_selected says whether shape i runs: it matches -filter, and a
-// host-fifo shape only runs when MATRIX_HOST_DIR names its directory.
+// host-fifo shape only runs when MATRIX_HOST_FIFO names its FIFO.
 static int shape_selected(int i, const char *filter) {
   if (filter && !strstr(shapes[i].name, filter))
     return 0;
-  return shapes[i].setup != setup_host_fifo || hostdir != NULL;
+  return shapes[i].setup != setup_host_fifo || hostfifo != NULL;
 }
 
 // ------------------------------------------------------------------ results
@@ -1517,9 +1526,9 @@ int main(int argc, char **argv) {
     else
       usage();
   }
-  hostdir = getenv("MATRIX_HOST_DIR");
-  if (hostdir && !*hostdir)
-    hostdir = NULL;
+  hostfifo = getenv("MATRIX_HOST_FIFO");
+  if (hostfifo && !*hostfifo)
+    hostfifo = NULL;
   if (list) {
     for (int i = 0; i < NSHAPES; i++)
       if (shape_selected(i, filter))

@@ -11,6 +11,8 @@ import (
 	"testing"
 	"time"
 
+	"golang.org/x/sys/unix"
+
 	"github.com/restartsys/restartsys/syscalltests/guestio"
 )
 
@@ -140,7 +142,7 @@ func run(t *testing.T, bin string, args ...string) *guestio.Report {
 	defer cancel()
 	var stdout, stderr bytes.Buffer
 	cmd := exec.CommandContext(ctx, bin, args...)
-	cmd.Env = withHostDir(t)
+	cmd.Env = withHostFIFO(t)
 	cmd.Stdout = &stdout
 	cmd.Stderr = &stderr
 	if err := cmd.Run(); err != nil {
@@ -161,7 +163,7 @@ func run(t *testing.T, bin string, args ...string) *guestio.Report {
 func list(t *testing.T, bin string, args ...string) []string {
 	t.Helper()
 	cmd := exec.Command(bin, append([]string{"-list"}, args...)...)
-	cmd.Env = withHostDir(t)
+	cmd.Env = withHostFIFO(t)
 	out, err := cmd.Output()
 	if err != nil {
 		t.Fatalf("%s -list: %v", bin, err)
@@ -169,11 +171,16 @@ func list(t *testing.T, bin string, args ...string) []string {
 	return strings.Fields(string(out))
 }
 
-// withHostDir returns this process's environment with MATRIX_HOST_DIR set
-// to a fresh directory, so that the host-fifo shapes run (natively they
-// are FIFOs in an ordinary directory).
-func withHostDir(t *testing.T) []string {
-	return append(os.Environ(), "MATRIX_HOST_DIR="+t.TempDir())
+// withHostFIFO returns this process's environment with MATRIX_HOST_FIFO
+// naming a fresh FIFO, so that the host-fifo shapes run (natively the
+// FIFO is just another FIFO).
+func withHostFIFO(t *testing.T) []string {
+	t.Helper()
+	fifo := filepath.Join(t.TempDir(), "fifo")
+	if err := unix.Mkfifo(fifo, 0o600); err != nil {
+		t.Fatalf("mkfifo: %v", err)
+	}
+	return append(os.Environ(), "MATRIX_HOST_FIFO="+fifo)
 }
 
 // checkCells asserts the native oracle for every cell of rep and that the
@@ -221,16 +228,16 @@ func TestFlags(t *testing.T) {
 			t.Errorf("oracle names shape %q that the guest does not have", name)
 		}
 	}
-	// Without MATRIX_HOST_DIR the host-fifo shapes are left out.
+	// Without MATRIX_HOST_FIFO the host-fifo shapes are left out.
 	out, err := exec.Command(bin, "-list", "-filter", "fifo").Output()
 	if err != nil {
 		t.Fatalf("%s -list: %v", bin, err)
 	}
 	if got, want := strings.Fields(string(out)), []string{"open/fifo-rdonly", "open/fifo-wronly"}; !slices.Equal(got, want) {
-		t.Errorf("-list -filter fifo without MATRIX_HOST_DIR = %q, want %q", got, want)
+		t.Errorf("-list -filter fifo without MATRIX_HOST_FIFO = %q, want %q", got, want)
 	}
 	if !seen["open/host-fifo-rdonly"] || !seen["open/host-fifo-wronly"] {
-		t.Errorf("-list with MATRIX_HOST_DIR lacks the host-fifo shapes")
+		t.Errorf("-list with MATRIX_HOST_FIFO lacks the host-fifo shapes")
 	}
 	tests := []struct {
 		filter string

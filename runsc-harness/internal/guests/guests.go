@@ -42,27 +42,32 @@ type Guest struct {
 	// Caps are capabilities the guest's OCI bundle grants on top of the
 	// default set, so that it has under runsc what it has natively as root.
 	Caps []string
-	// HostDirEnv, when set, names the environment variable through which
-	// the guest gets a fresh, empty host directory for each run: natively
-	// the directory itself; under runsc HostDirMount, a bind mount of it
-	// (a gofer mount), with runsc's --host-fifo=open so that FIFOs made in
-	// it can be opened.
-	HostDirEnv string
+	// HostFIFOEnv, when set, names the environment variable through which
+	// the guest gets the path of a FIFO that the harness made on the host
+	// (HostFIFOName in a fresh directory for each run): natively the path
+	// itself; under runsc its path inside HostDirMount, a bind mount of the
+	// directory (a gofer mount), with runsc's --host-fifo=open so that the
+	// FIFO can be opened. A FIFO made inside the sandbox would not do: on a
+	// gofer mount too it is the Sentry's own pipe, not the host's.
+	HostFIFOEnv string
 }
 
-// HostDirMount is where a guest's host directory (Guest.HostDirEnv) is
-// mounted inside the sandbox.
+// HostDirMount is where the directory of a guest's host FIFO
+// (Guest.HostFIFOEnv) is mounted inside the sandbox.
 const HostDirMount = "/hostdir"
 
-// HostDirRunscFlags are the runsc flags a guest with a host directory
-// runs with.
-var HostDirRunscFlags = []string{"--host-fifo=open"}
+// HostFIFOName is the name of the host FIFO in its directory.
+const HostFIFOName = "fifo"
+
+// HostFIFORunscFlags are the runsc flags a guest with a host FIFO runs
+// with.
+var HostFIFORunscFlags = []string{"--host-fifo=open"}
 
 // Known are the guests the harness can build. "tiny" is the harness's own
 // plumbing-test guest.
 var Known = []Guest{
 	{Name: "storm", Lang: Go, Dir: "syscalltests/storm"},
-	{Name: "matrix", Lang: C, Dir: "syscalltests/matrix", HostDirEnv: "MATRIX_HOST_DIR"},
+	{Name: "matrix", Lang: C, Dir: "syscalltests/matrix", HostFIFOEnv: "MATRIX_HOST_FIFO"},
 	{Name: "nsc", Lang: C, Dir: "syscalltests/nsc", Namespaces: true, Caps: []string{"CAP_SYS_ADMIN"}},
 	{Name: "nsgo", Lang: Go, Dir: "syscalltests/nsgo", Namespaces: true, Caps: []string{"CAP_SYS_ADMIN"}},
 	{Name: "tiny", Lang: Go, Dir: "runsc-harness/internal/guests/tiny"},
