@@ -113,7 +113,7 @@ type runConfig struct {
 func parseRunFlags(args []string) (*runConfig, error) {
 	fs := flag.NewFlagSet("run", flag.ContinueOnError)
 	c := &runConfig{}
-	guest := fs.String("guest", "all", "guest to run: storm, matrix, nsc, nsgo, all (storm and matrix) or tiny (the harness's own test guest); comma-separated list allowed")
+	guest := fs.String("guest", "all", "guest to run: storm, matrix, keyring, nsc, nsgo, all (storm and matrix) or tiny (the harness's own test guest); comma-separated list allowed")
 	fs.Var(&c.runtimes, "runsc", "NAME=PATH of a runsc binary, NAME starting with stock or patched; repeat for several")
 	platforms := &listFlag{vals: []string{"systrap"}}
 	networks := &listFlag{vals: []string{"none"}}

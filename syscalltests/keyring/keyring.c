@@ -19,10 +19,14 @@
 //
 // Build: cc -static -O2 -o out/keyring syscalltests/keyring/keyring.c
 // Usage: keyring [-n COUNT] [-mode fork|same]   (default 1000, both modes)
-// Output, one line per mode:
+// Output: one guestio.Report (program "keyring") as JSON on standard output,
+// one case per mode: shape "keyctl/join-session-keyring/MODE", disposition
+// "none" (no signal), result "ok" if every join succeeded or the errno name
+// of the first failure, counters joins, ok, failed, first_failure (-1 for
+// none).  On standard error, one line per mode:
 //   mode=fork joins=1000 ok=1000 failed=0 first_failure=- errno=-
-// Exit status: 0 if every join succeeded, 1 if one failed, 2 on usage or
-// setup errors.
+// Exit status: 0 when it ran (whatever it observed), 2 on usage or setup
+// errors.
 #define _GNU_SOURCE
 #include <errno.h>
 #include <linux/keyctl.h>
@@ -38,9 +42,15 @@ static long join_anonymous(void) {
   return r < 0 ? -(long)errno : r;
 }
 
-// run joins n times in mode and prints the result line; it returns the
-// number of failed joins, or -1 on a setup error.
-static int run(const char *mode, int n) {
+// outcome is what one mode saw.
+struct outcome {
+  const char *mode;
+  int joins, ok, failed, first, first_errno;
+};
+
+// run joins n times in mode, prints the result line on standard error and
+// fills o; it returns -1 on a setup error.
+static int run(const char *mode, int n, struct outcome *o) {
   int ok = 0, failed = 0, first = -1, first_errno = 0;
   for (int i = 0; i < n; i++) {
     long r;
@@ -82,11 +92,28 @@ static int run(const char *mode, int n) {
   char fb[16] = "-";
   if (first >= 0)
     snprintf(fb, sizeof fb, "%d", first);
-  printf("mode=%s joins=%d ok=%d failed=%d first_failure=%s errno=%s\n", mode,
-         n, ok, failed, fb,
-         first >= 0 ? (strerrorname_np(first_errno) ?: "?") : "-");
+  fprintf(stderr, "mode=%s joins=%d ok=%d failed=%d first_failure=%s errno=%s\n",
+          mode, n, ok, failed, fb,
+          first >= 0 ? (strerrorname_np(first_errno) ?: "?") : "-");
+  *o = (struct outcome){mode, n, ok, failed, first, first_errno};
+  return 0;
+}
+
+static void print_report(const struct outcome *outs, int n) {
+  printf("{\n  \"program\": \"keyring\",\n  \"cases\": [");
+  for (int i = 0; i < n; i++) {
+    const struct outcome *o = &outs[i];
+    const char *res = "ok";
+    if (o->first >= 0)
+      res = strerrorname_np(o->first_errno) ?: "EUNKNOWN";
+    printf("%s\n    {\"shape\": \"keyctl/join-session-keyring/%s\", "
+           "\"disposition\": \"none\", \"observed\": {\"result\": \"%s\", "
+           "\"handler_ran\": false}, \"counters\": {\"joins\": %d, \"ok\": "
+           "%d, \"failed\": %d, \"first_failure\": %d}}",
+           i ? "," : "", o->mode, res, o->joins, o->ok, o->failed, o->first);
+  }
+  printf("\n  ]\n}\n");
   fflush(stdout);
-  return failed;
 }
 
 int main(int argc, char **argv) {
@@ -102,15 +129,15 @@ int main(int argc, char **argv) {
       return 2;
     }
   }
-  int bad = 0;
   const char *modes[] = {"fork", "same"};
+  struct outcome outs[2];
+  int nouts = 0;
   for (int m = 0; m < 2; m++) {
     if (only && strcmp(only, modes[m]))
       continue;
-    int f = run(modes[m], n);
-    if (f < 0)
+    if (run(modes[m], n, &outs[nouts++]) < 0)
       return 2;
-    bad += f;
   }
-  return bad ? 1 : 0;
+  print_report(outs, nouts);
+  return 0;
 }

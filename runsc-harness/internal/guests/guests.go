@@ -68,6 +68,7 @@ var HostFIFORunscFlags = []string{"--host-fifo=open"}
 var Known = []Guest{
 	{Name: "storm", Lang: Go, Dir: "syscalltests/storm"},
 	{Name: "matrix", Lang: C, Dir: "syscalltests/matrix", HostFIFOEnv: "MATRIX_HOST_FIFO"},
+	{Name: "keyring", Lang: C, Dir: "syscalltests/keyring"},
 	{Name: "nsc", Lang: C, Dir: "syscalltests/nsc", Namespaces: true, Caps: []string{"CAP_SYS_ADMIN"}},
 	{Name: "nsgo", Lang: Go, Dir: "syscalltests/nsgo", Namespaces: true, Caps: []string{"CAP_SYS_ADMIN"}},
 	{Name: "tiny", Lang: Go, Dir: "runsc-harness/internal/guests/tiny"},
