@@ -29,7 +29,6 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
-	"encoding/xml"
 	"errors"
 	"flag"
 	"fmt"
@@ -43,6 +42,7 @@ import (
 	"syscall"
 	"time"
 
+	"github.com/restartsys/restartsys/runsc-harness/internal/junit"
 	"github.com/restartsys/restartsys/runsc-harness/internal/oci"
 	"github.com/restartsys/restartsys/runsc-harness/internal/report"
 	"github.com/restartsys/restartsys/runsc-harness/internal/sandbox"
@@ -280,56 +280,16 @@ func toRun(guest, variant string, args []string, res *sandbox.Result) report.Run
 	return r
 }
 
-// JUnit, as Bazel and CI systems read it.
-type junitSuites struct {
-	XMLName  xml.Name     `xml:"testsuites"`
-	Tests    int          `xml:"tests,attr"`
-	Failures int          `xml:"failures,attr"`
-	Suites   []junitSuite `xml:"testsuite"`
-}
-
-type junitSuite struct {
-	Name     string      `xml:"name,attr"`
-	Tests    int         `xml:"tests,attr"`
-	Failures int         `xml:"failures,attr"`
-	Time     string      `xml:"time,attr"`
-	Cases    []junitCase `xml:"testcase"`
-}
-
-type junitCase struct {
-	Classname string       `xml:"classname,attr"`
-	Name      string       `xml:"name,attr"`
-	SystemOut string       `xml:"system-out,omitempty"`
-	Failure   *junitFailed `xml:"failure,omitempty"`
-}
-
-type junitFailed struct {
-	Message string `xml:"message,attr"`
-	Text    string `xml:",chardata"`
-}
-
 func writeJUnit(w io.Writer, suite string, elapsed time.Duration, results []result) error {
-	s := junitSuite{Name: suite, Time: fmt.Sprintf("%.3f", elapsed.Seconds())}
+	s := junit.Suite{Name: suite, Time: fmt.Sprintf("%.3f", elapsed.Seconds())}
 	for _, r := range results {
-		tc := junitCase{Classname: suite + "." + r.caseName, Name: r.shape + " [" + r.disp + "]", SystemOut: r.detail}
+		tc := junit.Case{Classname: suite + "." + r.caseName, Name: r.shape + " [" + r.disp + "]", SystemOut: r.detail}
 		if r.failure != "" {
-			tc.Failure = &junitFailed{Message: r.failure, Text: r.detail}
-			s.Failures++
+			tc.Failure = &junit.Message{Message: r.failure, Text: r.detail}
 		}
 		s.Cases = append(s.Cases, tc)
 	}
-	s.Tests = len(s.Cases)
-	all := junitSuites{Tests: s.Tests, Failures: s.Failures, Suites: []junitSuite{s}}
-	if _, err := io.WriteString(w, xml.Header); err != nil {
-		return err
-	}
-	enc := xml.NewEncoder(w)
-	enc.Indent("", "  ")
-	if err := enc.Encode(all); err != nil {
-		return err
-	}
-	_, err := io.WriteString(w, "\n")
-	return err
+	return junit.Write(w, &junit.Suites{Suites: []junit.Suite{s}})
 }
 
 func main() {

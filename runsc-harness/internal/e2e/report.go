@@ -2,7 +2,6 @@ package e2e
 
 import (
 	"encoding/json"
-	"encoding/xml"
 	"fmt"
 	"io"
 	"os"
@@ -11,6 +10,7 @@ import (
 	"strings"
 	"text/tabwriter"
 
+	"github.com/restartsys/restartsys/runsc-harness/internal/junit"
 	"github.com/restartsys/restartsys/runsc-harness/internal/report"
 )
 
@@ -265,46 +265,20 @@ func mdEscape(s string) string {
 	return strings.NewReplacer("|", `\|`, "\n", " ").Replace(s)
 }
 
-type junitSuites struct {
-	XMLName xml.Name     `xml:"testsuites"`
-	Suites  []junitSuite `xml:"testsuite"`
-}
-
-type junitSuite struct {
-	Name     string      `xml:"name,attr"`
-	Tests    int         `xml:"tests,attr"`
-	Failures int         `xml:"failures,attr"`
-	Time     string      `xml:"time,attr"`
-	Cases    []junitCase `xml:"testcase"`
-}
-
-type junitCase struct {
-	Name      string    `xml:"name,attr"`
-	Classname string    `xml:"classname,attr"`
-	Time      string    `xml:"time,attr"`
-	Failure   *junitMsg `xml:"failure,omitempty"`
-	SystemOut string    `xml:"system-out,omitempty"`
-}
-
-type junitMsg struct {
-	Message string `xml:"message,attr"`
-	Text    string `xml:",chardata"`
-}
-
 // WriteJUnit writes one suite per runsc and one test case per (op, mode).
 // A patched case fails on any failure; a stock case fails only under the
 // storm-caught-the-bug case of a stock suite fails when no operation failed
 // under the storm (stock failures are the bug, reported in system-out).
 func WriteJUnit(w io.Writer, d *Document) error {
-	var out junitSuites
+	var out junit.Suites
 	for _, r := range d.Results {
-		s := junitSuite{Name: "e2e-runc/" + r.Name, Time: fmt.Sprintf("%.3f", float64(r.DurationMS)/1000)}
+		s := junit.Suite{Name: "e2e-runc/" + r.Name, Time: fmt.Sprintf("%.3f", float64(r.DurationMS)/1000)}
 		if r.Failure != "" {
-			s.Cases = append(s.Cases, junitCase{Name: "sandbox", Classname: s.Name,
-				Failure: &junitMsg{Message: "sandbox run failed", Text: r.Failure}})
+			s.Cases = append(s.Cases, junit.Case{Name: "sandbox", Classname: s.Name,
+				Failure: &junit.Message{Message: "sandbox run failed", Text: r.Failure}})
 		}
 		for _, st := range r.Stats {
-			c := junitCase{Name: string(st.Op) + "/" + string(st.Mode), Classname: s.Name,
+			c := junit.Case{Name: string(st.Op) + "/" + string(st.Mode), Classname: s.Name,
 				Time: fmt.Sprintf("%.3f", float64(st.TotalMS)/1000)}
 			var lines []string
 			for _, e := range sortedErrors(st) {
@@ -314,9 +288,9 @@ func WriteJUnit(w io.Writer, d *Document) error {
 			c.SystemOut = summary + "\n" + strings.Join(lines, "\n")
 			switch {
 			case st.Setup != "" && r.Kind == report.Patched:
-				c.Failure = &junitMsg{Message: "setup failed", Text: st.Setup}
+				c.Failure = &junit.Message{Message: "setup failed", Text: st.Setup}
 			case r.Kind == report.Patched && st.Failures > 0:
-				c.Failure = &junitMsg{Message: summary, Text: strings.Join(lines, "\n")}
+				c.Failure = &junit.Message{Message: summary, Text: strings.Join(lines, "\n")}
 			}
 			s.Cases = append(s.Cases, c)
 		}
@@ -328,32 +302,17 @@ func WriteJUnit(w io.Writer, d *Document) error {
 				}
 			}
 			if runs > 0 {
-				c := junitCase{Name: "storm-caught-the-bug", Classname: s.Name,
+				c := junit.Case{Name: "storm-caught-the-bug", Classname: s.Name,
 					SystemOut: fmt.Sprintf("%d of %d failed under the storm", failures, runs)}
 				if failures == 0 {
-					c.Failure = &junitMsg{Message: "the storm caught nothing", Text: c.SystemOut}
+					c.Failure = &junit.Message{Message: "the storm caught nothing", Text: c.SystemOut}
 				}
 				s.Cases = append(s.Cases, c)
 			}
 		}
-		s.Tests = len(s.Cases)
-		for _, c := range s.Cases {
-			if c.Failure != nil {
-				s.Failures++
-			}
-		}
 		out.Suites = append(out.Suites, s)
 	}
-	if _, err := io.WriteString(w, xml.Header); err != nil {
-		return err
-	}
-	enc := xml.NewEncoder(w)
-	enc.Indent("", "  ")
-	if err := enc.Encode(out); err != nil {
-		return err
-	}
-	_, err := io.WriteString(w, "\n")
-	return err
+	return junit.Write(w, &out)
 }
 
 // WriteReports writes e2e.json, e2e.md and e2e-junit.xml into dir.

@@ -1,80 +1,40 @@
 package report
 
 import (
-	"encoding/xml"
 	"fmt"
 	"io"
 	"strings"
+
+	"github.com/restartsys/restartsys/runsc-harness/internal/junit"
 )
-
-type junitSuites struct {
-	XMLName  xml.Name     `xml:"testsuites"`
-	Name     string       `xml:"name,attr"`
-	Tests    int          `xml:"tests,attr"`
-	Failures int          `xml:"failures,attr"`
-	Errors   int          `xml:"errors,attr"`
-	Skipped  int          `xml:"skipped,attr"`
-	Suites   []junitSuite `xml:"testsuite"`
-}
-
-type junitSuite struct {
-	Name       string          `xml:"name,attr"`
-	Tests      int             `xml:"tests,attr"`
-	Failures   int             `xml:"failures,attr"`
-	Errors     int             `xml:"errors,attr"`
-	Skipped    int             `xml:"skipped,attr"`
-	Properties []junitProperty `xml:"properties>property,omitempty"`
-	Cases      []junitCase     `xml:"testcase"`
-}
-
-type junitProperty struct {
-	Name  string `xml:"name,attr"`
-	Value string `xml:"value,attr"`
-}
-
-type junitCase struct {
-	Classname string    `xml:"classname,attr"`
-	Name      string    `xml:"name,attr"`
-	Failure   *junitMsg `xml:"failure,omitempty"`
-	Error     *junitMsg `xml:"error,omitempty"`
-	Skipped   *junitMsg `xml:"skipped,omitempty"`
-}
-
-type junitMsg struct {
-	Message string `xml:"message,attr"`
-	Type    string `xml:"type,attr,omitempty"`
-	Text    string `xml:",chardata"`
-}
 
 // WriteJUnit writes d as JUnit XML: one testsuite per runsc variant, one
 // testcase per cell (classname is the guest). A divergence is a failure,
 // an expected divergence is skipped with its reason, a cell that could not
 // be judged (failed run) is an error.
 func WriteJUnit(w io.Writer, d *Document) error {
-	all := junitSuites{Name: "runsc-harness"}
+	all := junit.Suites{Name: "runsc-harness"}
 	for _, v := range d.Variants {
-		s := junitSuite{Name: v.Name, Properties: []junitProperty{
-			{"kind", string(v.Kind)}, {"runsc", v.Runsc}, {"platform", v.Platform},
-			{"network", v.Network}, {"directfs", v.DirectFS},
-		}}
+		s := junit.Suite{Name: v.Name, Properties: junit.Props(
+			junit.Property{Name: "kind", Value: string(v.Kind)}, junit.Property{Name: "runsc", Value: v.Runsc},
+			junit.Property{Name: "platform", Value: v.Platform}, junit.Property{Name: "network", Value: v.Network},
+			junit.Property{Name: "directfs", Value: v.DirectFS},
+		)}
 		for _, c := range d.Cells {
 			for _, o := range c.Outcomes {
 				if o.Variant != v.Name {
 					continue
 				}
-				tc := junitCase{Classname: c.Guest, Name: c.Shape + " [" + c.Disposition + "]"}
+				tc := junit.Case{Classname: c.Guest, Name: c.Shape + " [" + c.Disposition + "]"}
 				msg := fmt.Sprintf("native %s, runsc %s", Format(c.Native, o.Reasons), Format(o.Runsc, o.Reasons))
 				switch {
 				case o.Error != "":
-					tc.Error = &junitMsg{Message: o.Error, Type: "run-failed"}
-					s.Errors++
+					tc.Error = &junit.Message{Message: o.Error, Type: "run-failed"}
 				case o.Diverges && o.Expected != "":
-					tc.Skipped = &junitMsg{Message: "expected divergence (" + o.Expected + "): " + msg}
-					s.Skipped++
+					tc.Skipped = &junit.Message{Message: "expected divergence (" + o.Expected + "): " + msg}
 				case o.Diverges:
-					tc.Failure = &junitMsg{Message: msg, Type: "divergence", Text: strings.Join(o.Reasons, "\n") +
+					tc.Failure = &junit.Message{Message: msg, Type: "divergence", Text: strings.Join(o.Reasons, "\n") +
 						"\nnative counters: " + sortedCounters(c.Native) + "\nrunsc counters: " + sortedCounters(o.Runsc)}
-					s.Failures++
 				}
 				s.Cases = append(s.Cases, tc)
 			}
@@ -82,28 +42,13 @@ func WriteJUnit(w io.Writer, d *Document) error {
 		// A failed run with no cell at all still shows up.
 		for _, sum := range d.Summaries {
 			if sum.Variant == v.Name && sum.Failure != "" && sum.Cells == 0 {
-				s.Cases = append(s.Cases, junitCase{Classname: sum.Guest, Name: "run",
-					Error: &junitMsg{Message: sum.Failure, Type: "run-failed"}})
-				s.Errors++
+				s.Cases = append(s.Cases, junit.Case{Classname: sum.Guest, Name: "run",
+					Error: &junit.Message{Message: sum.Failure, Type: "run-failed"}})
 			}
 		}
-		s.Tests = len(s.Cases)
-		all.Tests += s.Tests
-		all.Failures += s.Failures
-		all.Errors += s.Errors
-		all.Skipped += s.Skipped
 		all.Suites = append(all.Suites, s)
 	}
-	if _, err := io.WriteString(w, xml.Header); err != nil {
-		return err
-	}
-	enc := xml.NewEncoder(w)
-	enc.Indent("", "  ")
-	if err := enc.Encode(all); err != nil {
-		return err
-	}
-	_, err := io.WriteString(w, "\n")
-	return err
+	return junit.Write(w, &all)
 }
 
 // SummaryLine is the one-line summary of a guest under a variant.
