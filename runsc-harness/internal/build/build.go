@@ -17,7 +17,6 @@ import (
 	"errors"
 	"fmt"
 	"io"
-	"io/fs"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -26,6 +25,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/restartsys/restartsys/runsc-harness/internal/fscopy"
 	"github.com/restartsys/restartsys/runsc-harness/internal/gvisor"
 	"github.com/restartsys/restartsys/runsc-harness/internal/series"
 	"golang.org/x/sys/unix"
@@ -204,7 +204,7 @@ func Build(ctx context.Context, opts Options) (*Result, error) {
 	b.tmp = tmp
 	src := filepath.Join(tmp, "src")
 	b.logf("copying module source to %s", src)
-	if err := copyTree(mod.Dir, src); err != nil {
+	if err := fscopy.Tree(mod.Dir, src); err != nil {
 		return nil, fmt.Errorf("copying module source: %w", err)
 	}
 
@@ -556,50 +556,6 @@ func lockFile(ctx context.Context, path string, b *builder) (func(), error) {
 	}
 }
 
-// copyTree copies the regular files and directories under src to dst,
-// making them writable (the module cache is read-only).
-func copyTree(src, dst string) error {
-	return filepath.WalkDir(src, func(p string, d fs.DirEntry, err error) error {
-		if err != nil {
-			return err
-		}
-		rel, err := filepath.Rel(src, p)
-		if err != nil {
-			return err
-		}
-		target := filepath.Join(dst, rel)
-		switch {
-		case d.IsDir():
-			return os.MkdirAll(target, 0o755)
-		case d.Type().IsRegular():
-			return copyFile(p, target)
-		default:
-			return fmt.Errorf("%s: not a regular file", p)
-		}
-	})
-}
-
-func copyFile(src, dst string) error {
-	in, err := os.Open(src)
-	if err != nil {
-		return err
-	}
-	defer in.Close()
-	st, err := in.Stat()
-	if err != nil {
-		return err
-	}
-	out, err := os.OpenFile(dst, os.O_CREATE|os.O_WRONLY|os.O_TRUNC, st.Mode().Perm()|0o200)
-	if err != nil {
-		return err
-	}
-	if _, err := io.Copy(out, in); err != nil {
-		out.Close()
-		return err
-	}
-	return out.Close()
-}
-
 // Install copies a built binary to dst atomically (a temporary file in the
 // same directory, then a rename), so that a running runsc at dst is never
 // overwritten in place.
@@ -608,10 +564,11 @@ func Install(src, dst string) error {
 		return err
 	}
 	tmp := dst + ".tmp"
-	if err := copyFile(src, tmp); err != nil {
+	if err := fscopy.File(src, tmp, 0o755); err != nil {
 		os.Remove(tmp)
 		return err
 	}
+	// A leftover tmp keeps its old mode through O_TRUNC.
 	if err := os.Chmod(tmp, 0o755); err != nil {
 		os.Remove(tmp)
 		return err

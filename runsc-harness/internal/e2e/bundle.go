@@ -10,6 +10,7 @@ import (
 	"time"
 
 	specs "github.com/opencontainers/runtime-spec/specs-go"
+	"github.com/restartsys/restartsys/runsc-harness/internal/fscopy"
 	"github.com/restartsys/restartsys/runsc-harness/internal/oci"
 )
 
@@ -76,10 +77,10 @@ func WriteBundles(dir, driver, runc string, driverArgs []string) error {
 			return err
 		}
 	}
-	if err := copyFile(driver, filepath.Join(rootfs, "driver"), 0o755); err != nil {
+	if err := fscopy.File(driver, filepath.Join(rootfs, "driver"), 0o755); err != nil {
 		return err
 	}
-	if err := copyFile(runc, filepath.Join(rootfs, "runc"), 0o755); err != nil {
+	if err := fscopy.File(runc, filepath.Join(rootfs, "runc"), 0o755); err != nil {
 		return err
 	}
 	for name, arg := range map[string]string{"run": "true", "sleep": "sleep"} {

@@ -6,12 +6,13 @@ import (
 	"encoding/json"
 	"fmt"
 	"io"
-	"io/fs"
 	"os"
 	"os/exec"
 	"path/filepath"
 	"strings"
 	"time"
+
+	"github.com/restartsys/restartsys/runsc-harness/internal/fscopy"
 )
 
 // RuncModule is the Go module runc is built from.
@@ -85,7 +86,7 @@ func BuildRunc(ctx context.Context, version, cacheDir string, log io.Writer) (*R
 	}
 	defer os.RemoveAll(work)
 	src := filepath.Join(work, "src")
-	if err := copyTree(mod.Dir, src); err != nil {
+	if err := fscopy.Tree(mod.Dir, src); err != nil {
 		return nil, fmt.Errorf("copying runc source: %w", err)
 	}
 	if err := os.RemoveAll(filepath.Join(src, "vendor")); err != nil {
@@ -127,47 +128,4 @@ func tailString(s string, n int) string {
 		return "..." + s[len(s)-n:]
 	}
 	return s
-}
-
-// copyTree copies the regular files and directories of src to dst, making
-// everything writable (module cache files are read-only).
-func copyTree(src, dst string) error {
-	return filepath.WalkDir(src, func(p string, d fs.DirEntry, err error) error {
-		if err != nil {
-			return err
-		}
-		rel, err := filepath.Rel(src, p)
-		if err != nil {
-			return err
-		}
-		target := filepath.Join(dst, rel)
-		if d.IsDir() {
-			return os.MkdirAll(target, 0o755)
-		}
-		if !d.Type().IsRegular() {
-			return nil
-		}
-		fi, err := d.Info()
-		if err != nil {
-			return err
-		}
-		return copyFile(p, target, fi.Mode().Perm()|0o200)
-	})
-}
-
-func copyFile(src, dst string, mode os.FileMode) error {
-	in, err := os.Open(src)
-	if err != nil {
-		return err
-	}
-	defer in.Close()
-	out, err := os.OpenFile(dst, os.O_WRONLY|os.O_CREATE|os.O_TRUNC, mode)
-	if err != nil {
-		return err
-	}
-	if _, err := io.Copy(out, in); err != nil {
-		out.Close()
-		return err
-	}
-	return out.Close()
 }

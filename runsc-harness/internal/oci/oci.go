@@ -7,11 +7,12 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
-	"io"
 	"os"
 	"path/filepath"
 
 	specs "github.com/opencontainers/runtime-spec/specs-go"
+
+	"github.com/restartsys/restartsys/runsc-harness/internal/fscopy"
 )
 
 // GuestPath is where the guest binary lives inside the rootfs.
@@ -143,7 +144,7 @@ func Write(dir string, o Options) (*Bundle, error) {
 			return nil, err
 		}
 	}
-	if err := copyFile(o.Binary, filepath.Join(rootfs, GuestPath), 0o755); err != nil {
+	if err := fscopy.File(o.Binary, filepath.Join(rootfs, GuestPath), 0o755); err != nil {
 		return nil, fmt.Errorf("oci: copying guest: %w", err)
 	}
 	b, err := json.MarshalIndent(spec, "", "  ")
@@ -154,21 +155,4 @@ func Write(dir string, o Options) (*Bundle, error) {
 		return nil, err
 	}
 	return &Bundle{Dir: dir, Spec: spec}, nil
-}
-
-func copyFile(src, dst string, mode os.FileMode) error {
-	in, err := os.Open(src)
-	if err != nil {
-		return err
-	}
-	defer in.Close()
-	out, err := os.OpenFile(dst, os.O_WRONLY|os.O_CREATE|os.O_TRUNC, mode)
-	if err != nil {
-		return err
-	}
-	if _, err := io.Copy(out, in); err != nil {
-		out.Close()
-		return err
-	}
-	return out.Close()
 }
