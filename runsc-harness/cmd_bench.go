@@ -60,8 +60,39 @@ type stat struct {
 	Max    float64 `json:"max"`
 	// Spread is (Max-Min)/Median: the relative width of the range.
 	Spread float64 `json:"spread"`
+	// CILow and CIHigh bound a 95% confidence interval for the median
+	// (medianCI); set for ratios only, and zero with fewer than 6 values.
+	CILow  float64 `json:"ci95_low,omitempty"`
+	CIHigh float64 `json:"ci95_high,omitempty"`
 	// Values are the measurements, in the order they were taken.
 	Values []float64 `json:"values"`
+}
+
+// medianCI returns a distribution-free confidence interval, at a level of
+// at least conf, for the median of the distribution vs were drawn from: the
+// k-th smallest and the k-th largest value, for the largest k such that
+// P(Binomial(n, 1/2) < k) <= (1-conf)/2 (the sign-test interval). It needs
+// no assumption about the shape of the noise, only independent rounds. ok
+// is false when there are too few values for any k (n < 6 at 95%).
+func medianCI(vs []float64, conf float64) (lo, hi float64, ok bool) {
+	n := len(vs)
+	s := append([]float64(nil), vs...)
+	sort.Float64s(s)
+	k := 0
+	// cdf is P(Binomial(n, 1/2) <= i-1), built up term by term.
+	cdf, term := 0.0, math.Pow(0.5, float64(n))
+	for i := 1; i <= n/2; i++ {
+		cdf += term // add P(X = i-1)
+		term = term * float64(n-i+1) / float64(i)
+		if cdf > (1-conf)/2 {
+			break
+		}
+		k = i
+	}
+	if k == 0 {
+		return 0, 0, false
+	}
+	return s[k-1], s[n-k], true
 }
 
 // median returns the median of vs (the mean of the middle two for an even
@@ -109,24 +140,33 @@ func pairedRatios(num, den []float64) []float64 {
 	return out
 }
 
-// maxRatioRange is the widest range (max-min) of per-round patched/stock
-// ratios from which a run may judge a 1% target: beyond ±5%, the machine's
-// noise swamps what is measured and the verdict is "inconclusive".
-const maxRatioRange = 0.10
+// ratioStat summarizes per-round patched/stock ratios, with the 95%
+// confidence interval of their median.
+func ratioStat(vs []float64) stat {
+	st := summarize(vs)
+	if lo, hi, ok := medianCI(vs, 0.95); ok {
+		st.CILow, st.CIHigh = lo, hi
+	}
+	return st
+}
 
-// ratioVerdict judges a patched/stock ratio against the target:
-// "inconclusive" when the rounds' ratios spread wider than maxRatioRange,
-// else "yes" when the median is within the target, "no" when not.
+// ratioVerdict judges a patched/stock ratio against the target by the 95%
+// confidence interval of the median ratio (medianCI): "yes" when the whole
+// interval is within the target, "no" when the whole interval exceeds it,
+// "inconclusive" when the machine's noise leaves the interval straddling
+// the target, or there are too few rounds for an interval.
 func ratioVerdict(r stat, target float64) string {
 	switch {
 	case r.N == 0:
 		return "n/a"
-	case r.Max-r.Min > maxRatioRange:
-		return fmt.Sprintf("inconclusive (rounds %.2f–%.2f)", r.Min, r.Max)
-	case r.Median <= target:
+	case r.CIHigh == 0:
+		return fmt.Sprintf("inconclusive (%d rounds: too few for a 95%% interval)", r.N)
+	case r.CIHigh <= target:
 		return "yes"
+	case r.CILow > target:
+		return "no"
 	}
-	return "no"
+	return fmt.Sprintf("inconclusive (95%% CI %.3f–%.3f)", r.CILow, r.CIHigh)
 }
 
 // overheadRow is one shape of the Sentry-overhead section, in ns/op.
@@ -241,7 +281,7 @@ func runBench(ctx context.Context, args []string) error {
 	fs.StringVar(&c.fifoGVisor, "fifo-gvisor", "latest", "gVisor version whose stock runsc the FIFO-open detection runs under (its build may take minutes if not cached)")
 	fs.StringVar(&c.cache, "cache", build.DefaultCacheDir(), "build cache directory ($RESTARTSYS_CACHE)")
 	fs.StringVar(&c.platform, "platform", "systrap", "runsc platform: systrap or ptrace")
-	fs.IntVar(&c.rounds, "rounds", 5, "interleaved rounds of the overhead benchmark (native, stock, patched in each; stock and patched alternate first)")
+	fs.IntVar(&c.rounds, "rounds", 21, "interleaved rounds of the overhead benchmark (native, stock, patched in each; stock and patched alternate first); at least 6 for a 95% interval of the median ratio")
 	fs.IntVar(&c.reps, "reps", 5, "repetitions per shape inside one guest run (the guest reports their median)")
 	fs.IntVar(&c.ms, "ms", 200, "milliseconds per repetition of the ping-pong and pipe shapes")
 	fs.IntVar(&c.wakes, "wakes", 300, "wake-ups per repetition of the blocking-recvfrom shape")
@@ -524,7 +564,7 @@ func benchOverhead(ctx context.Context, c *benchConfig, res *benchResult, bin st
 // overheadStats builds one overhead row from per-round ns/op figures.
 func overheadStats(shape string, native, stock, patched []float64) overheadRow {
 	r := overheadRow{Shape: shape, Native: summarize(native), Stock: summarize(stock), Patched: summarize(patched),
-		Ratio: summarize(pairedRatios(patched, stock)), Target: targetRatio}
+		Ratio: ratioStat(pairedRatios(patched, stock)), Target: targetRatio}
 	r.Met = ratioVerdict(r.Ratio, targetRatio)
 	return r
 }
@@ -715,14 +755,17 @@ func printBench(w io.Writer, r *benchResult) {
 	if r.LoadStart != "" || r.LoadEnd != "" {
 		fmt.Fprintf(w, "load average (1, 5, 15 min): %s at the start, %s at the end\n", r.LoadStart, r.LoadEnd)
 	}
-	fmt.Fprintf(w, "overhead: ns/op, median [min–max] over %d interleaved rounds (guest %s); ratio = patched/stock per round, median [min–max]\n\n",
+	fmt.Fprintf(w, "overhead: ns/op, median [min–max] over %d interleaved rounds (guest %s); ratio = patched/stock per round, median [95%% CI of the median]\n\n",
 		r.Rounds, strings.Join(r.BenchArgs, " "))
 	tw := tabwriter.NewWriter(w, 0, 4, 2, ' ', 0)
 	fmt.Fprintln(tw, "measure\tnative\tstock\tpatched\tpatched/stock\ttarget\tmet")
 	for _, o := range r.Overhead {
 		ratio := "—"
 		if o.Ratio.N > 0 {
-			ratio = fmt.Sprintf("%.3f [%.3f–%.3f]", o.Ratio.Median, o.Ratio.Min, o.Ratio.Max)
+			ratio = fmt.Sprintf("%.3f [%.3f–%.3f]", o.Ratio.Median, o.Ratio.CILow, o.Ratio.CIHigh)
+			if o.Ratio.CIHigh == 0 {
+				ratio = fmt.Sprintf("%.3f [no CI]", o.Ratio.Median)
+			}
 		}
 		fmt.Fprintf(tw, "overhead %s\t%s\t%s\t%s\t%s\t≤ %.2f\t%s\n", o.Shape, fmtNS(o.Native.Median), fmtStatNS(o.Stock), fmtStatNS(o.Patched), ratio, o.Target, o.Met)
 	}

@@ -47,33 +47,52 @@ func TestBenchOverheadRatio(t *testing.T) {
 	// Stock drifts up over the rounds (load); patched follows it 0.5%
 	// behind. The paired ratios see 1.005 every round, where the ratio of
 	// the medians alone would not.
-	stock := []float64{1000, 1200, 1400, 1600, 1800}
+	stock := []float64{1000, 1200, 1400, 1600, 1800, 2000}
 	var patched []float64
 	for _, s := range stock {
 		patched = append(patched, s*1.005)
 	}
-	r := overheadStats("read-write/pipe", []float64{100, 101, 99, 100, 100}, stock, patched)
-	if r.Ratio.N != 5 || !near(r.Ratio.Median, 1.005) || !near(r.Ratio.Min, 1.005) || !near(r.Ratio.Max, 1.005) {
+	r := overheadStats("read-write/pipe", []float64{100, 101, 99, 100, 100, 100}, stock, patched)
+	if r.Ratio.N != 6 || !near(r.Ratio.Median, 1.005) || !near(r.Ratio.Min, 1.005) || !near(r.Ratio.Max, 1.005) {
 		t.Errorf("ratio = %+v, want 1.005 in every round", r.Ratio)
 	}
-	if r.Met != "yes" || r.Native.Median != 100 || r.Stock.Median != 1400 {
-		t.Errorf("row = %+v, want met yes, native 100, stock 1400", r)
+	if r.Met != "yes" || r.Native.Median != 100 || r.Stock.Median != 1500 {
+		t.Errorf("row = %+v, want met yes, native 100, stock 1500", r)
 	}
 
 	tests := []struct {
 		ratios []float64
 		want   string
 	}{
-		{[]float64{1.00, 1.01, 1.02}, "yes"},
-		{[]float64{0.98, 1.03, 1.05}, "no"},
-		{[]float64{1.02, 1.03, 1.05}, "no"},
-		{[]float64{0.45, 0.66, 6.4}, "inconclusive (rounds 0.45–6.40)"},
+		// 6 rounds give the smallest 95% interval: the extremes.
+		{[]float64{1.00, 0.99, 1.01, 1.00, 0.995, 1.005}, "yes"},
+		{[]float64{1.02, 1.03, 1.05, 1.04, 1.02, 1.03}, "no"},
+		{[]float64{0.98, 1.03, 1.05, 1.00, 1.02, 1.01}, "inconclusive (95% CI 0.980–1.050)"},
+		{[]float64{0.45, 0.66, 6.4, 1, 1, 1}, "inconclusive (95% CI 0.450–6.400)"},
+		// One noisy round in 21 does not hide a clear result.
+		{[]float64{1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1.6}, "yes"},
+		{[]float64{1.00, 1.01, 1.02}, "inconclusive (3 rounds: too few for a 95% interval)"},
 		{nil, "n/a"},
 	}
 	for _, tt := range tests {
-		if got := ratioVerdict(summarize(tt.ratios), targetRatio); got != tt.want {
+		if got := ratioVerdict(ratioStat(tt.ratios), targetRatio); got != tt.want {
 			t.Errorf("ratioVerdict(%v) = %q, want %q", tt.ratios, got, tt.want)
 		}
+	}
+	// The sign-test interval: ranks 6 and 16 of 21 (P(Bin(21,1/2) <= 5) =
+	// 0.013 <= 0.025 < P(<= 6) = 0.039), ranks 1 and 6 of 6, none for 5.
+	vs := make([]float64, 21)
+	for i := range vs {
+		vs[i] = float64(21 - i)
+	}
+	if lo, hi, ok := medianCI(vs, 0.95); !ok || lo != 6 || hi != 16 {
+		t.Errorf("medianCI(1..21) = %v, %v, %v; want 6, 16, true", lo, hi, ok)
+	}
+	if lo, hi, ok := medianCI([]float64{3, 1, 2, 6, 5, 4}, 0.95); !ok || lo != 1 || hi != 6 {
+		t.Errorf("medianCI(1..6) = %v, %v, %v; want 1, 6, true", lo, hi, ok)
+	}
+	if _, _, ok := medianCI([]float64{1, 2, 3, 4, 5}, 0.95); ok {
+		t.Error("medianCI of 5 values: want no interval (P(Bin(5,1/2) = 0) = 0.031 > 0.025)")
 	}
 	// A round missing on one side is left out of the ratios.
 	if got := pairedRatios([]float64{2, 3, 4}, []float64{1, 0}); len(got) != 1 || got[0] != 2 {
@@ -119,9 +138,9 @@ func TestBenchTable(t *testing.T) {
 	m := 2.5
 	res := &benchResult{
 		Date: time.Date(2026, 11, 23, 14, 0, 0, 0, time.UTC), CPUs: 2, Platform: "systrap",
-		GVisor: "v0.0.0-20260518063529-209a0ce076a1", Rounds: 3, BenchArgs: []string{"-reps", "5"},
-		Overhead: []overheadRow{overheadStats("read-write/pipe", []float64{1000, 1000, 1000},
-			[]float64{10000, 11000, 12000}, []float64{10100, 11000, 12000})},
+		GVisor: "v0.0.0-20260518063529-209a0ce076a1", Rounds: 6, BenchArgs: []string{"-reps", "5"},
+		Overhead: []overheadRow{overheadStats("read-write/pipe", []float64{1000, 1000, 1000, 1000, 1000, 1000},
+			[]float64{10000, 11000, 12000, 10000, 11000, 12000}, []float64{10100, 11000, 12000, 10000, 11000, 12000})},
 		Detection: []detectRow{{Shape: "recvfrom/unix-seqpacket/peek-trunc", GVisor: "v0.0.0-20260518063529-209a0ce076a1",
 			Trials: 100, Detected: 100, Within: 100, MedianMS: &m, FirstMS: summarize([]float64{1, 2.5, 9}), Met: "yes"}},
 		Cost: []costRow{
@@ -137,7 +156,7 @@ func TestBenchTable(t *testing.T) {
 	for _, want := range []string{
 		"gVisor v0.0.0-20260518063529-209a0ce076a1",
 		"overhead read-write/pipe",
-		"1 µs", "11 µs [10 µs–12 µs]", "1.000 [1.000–1.010]", "≤ 1.01", // ratio median of 1.01, 1, 1
+		"1 µs", "11 µs [10 µs–12 µs]", "1.000 [1.000–1.010]", "≤ 1.01", "yes", // ratios 1.01, 1, 1, 1, 1, 1: 95% CI 1.000–1.010
 		"first EINTR recvfrom/unix-seqpacket/peek-trunc (stock 2026-05-18)", "median 2.5 ms, 100/100 ≤ 1s, max 9 ms",
 		"matrix, whole suite", "1m35s", "1m40s", "1.053", "≤ 3m00s",
 		"build, warm (cache hit) (stock+patched)", "1.2s",
