@@ -14,6 +14,7 @@ import (
 	"golang.org/x/sys/unix"
 
 	"github.com/restartsys/restartsys/syscalltests/guestio"
+	"github.com/restartsys/restartsys/syscalltests/internal/ctest"
 )
 
 var dispositions = []string{"restart", "norestart", "ignore", "block", "stop"}
@@ -115,24 +116,9 @@ func want(shape, disp string) guestio.Observed {
 	}
 }
 
-// build compiles matrix.c into a temporary directory.
+// build compiles the guest into a temporary directory.
 func build(t *testing.T) string {
-	t.Helper()
-	cc, err := exec.LookPath("cc")
-	if err != nil {
-		t.Skip("no C compiler (cc) on PATH")
-	}
-	srcs, err := filepath.Glob("*.c")
-	if err != nil || len(srcs) == 0 {
-		t.Fatalf("no C sources: %v", err)
-	}
-	bin := filepath.Join(t.TempDir(), "matrix")
-	args := append([]string{"-static", "-O2", "-pthread", "-Wall", "-o", bin}, srcs...)
-	out, err := exec.Command(cc, args...).CombinedOutput()
-	if err != nil {
-		t.Fatalf("cc %s: %v\n%s", strings.Join(args, " "), err, out)
-	}
-	return bin
+	return ctest.Build(t, "matrix")
 }
 
 // run runs the guest natively with args and decodes its report.
