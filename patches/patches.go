@@ -8,5 +8,5 @@ import "embed"
 
 // FS is the series directory: series.json and the patch files it names.
 //
-//go:embed series.json core parity
+//go:embed series.json core parity compat
 var FS embed.FS

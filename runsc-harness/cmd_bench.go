@@ -343,12 +343,16 @@ func runBench(ctx context.Context, args []string) error {
 	}
 	buildOnce := func(spec, cache string, stockOnly bool) (*build.Result, time.Duration, error) {
 		t0 := time.Now()
+		boot, err := bootCheck(ctx, cache)
+		if err != nil {
+			return nil, 0, err
+		}
 		ver, err := resolveVersion(ctx, spec, os.Stderr)
 		if err != nil {
 			return nil, 0, err
 		}
 		br, err := build.Build(ctx, build.Options{Version: ver.Version, Series: ser, Sets: c.sets.setList(), CacheDir: cache,
-			StockOnly: stockOnly, Progress: os.Stderr})
+			StockOnly: stockOnly, Progress: os.Stderr, Boot: boot})
 		return br, time.Since(t0), err
 	}
 	br, first, err := buildOnce(c.gvisor, c.cache, false)

@@ -41,6 +41,15 @@ func runBuild(ctx context.Context, args []string) error {
 	if err != nil {
 		return err
 	}
+	if *out != "" {
+		if err := checkOutDir(*out); err != nil {
+			return err
+		}
+	}
+	boot, err := bootCheck(ctx, *cache)
+	if err != nil {
+		return err
+	}
 	v, err := resolveVersion(ctx, *gv, os.Stderr)
 	if err != nil {
 		return err
@@ -53,6 +62,7 @@ func runBuild(ctx context.Context, args []string) error {
 		CacheDir:  *cache,
 		SkipTests: *skipTests,
 		Progress:  os.Stderr,
+		Boot:      boot,
 	})
 	if err != nil {
 		return err
@@ -99,4 +109,16 @@ func runscVersion(ctx context.Context, path string) string {
 	}
 	line, _, _ := strings.Cut(string(out), "\n")
 	return line
+}
+
+// checkOutDir fails early, before any build, if dir cannot receive the
+// binaries: it exists and is not a directory, or cannot be made.
+func checkOutDir(dir string) error {
+	if fi, err := os.Stat(dir); err == nil && !fi.IsDir() {
+		return fmt.Errorf("--out %s: not a directory", dir)
+	}
+	if err := os.MkdirAll(dir, 0o755); err != nil {
+		return fmt.Errorf("--out: %w", err)
+	}
+	return nil
 }

@@ -6,10 +6,15 @@ import (
 	"fmt"
 	"io"
 	"os"
+	"path/filepath"
 	"strings"
 
 	"github.com/restartsys/restartsys/patches"
+	"github.com/restartsys/restartsys/runsc-harness/internal/boot"
+	"github.com/restartsys/restartsys/runsc-harness/internal/build"
+	"github.com/restartsys/restartsys/runsc-harness/internal/guests"
 	"github.com/restartsys/restartsys/runsc-harness/internal/gvisor"
+	"github.com/restartsys/restartsys/runsc-harness/internal/sandbox"
 	"github.com/restartsys/restartsys/runsc-harness/internal/series"
 )
 
@@ -24,10 +29,12 @@ type seriesFlags struct {
 
 func (s *seriesFlags) register(fs *flag.FlagSet) {
 	fs.StringVar(&s.dir, "patches", "", "patch series directory (default: the series built into this binary)")
-	fs.StringVar(&s.sets, "sets", "core", "comma-separated patch sets to apply (core, parity); empty for all")
+	fs.StringVar(&s.sets, "sets", "core", "comma-separated patch sets to apply (core, parity); empty for all; the compat set goes into every build that needs it, stock included")
 }
 
-// load reads the series and selects the requested sets.
+// load reads the series and selects the requested sets, with the baseline
+// patches (the compat set, which every build of a tree that needs it
+// carries, stock included) first.
 func (s *seriesFlags) load() (*series.Series, []*series.Patch, error) {
 	var ser *series.Series
 	var err error
@@ -43,7 +50,7 @@ func (s *seriesFlags) load() (*series.Series, []*series.Patch, error) {
 	if err != nil {
 		return nil, nil, err
 	}
-	return ser, sel, nil
+	return ser, series.WithBaseline(ser.BaselinePatches(), sel), nil
 }
 
 func (s *seriesFlags) setList() []string {
@@ -94,4 +101,23 @@ func parseFlags(fs *flag.FlagSet, args []string) error {
 		return errUsage
 	}
 	return nil
+}
+
+// bootCheck returns the check every build runs before it caches a runsc:
+// the storm guest of this repository under the new binary. It needs root,
+// and says so before anything is downloaded or built. The logs of a binary
+// that does not boot are kept under CACHE/boot-failures.
+func bootCheck(ctx context.Context, cache string) (build.BootFunc, error) {
+	if err := sandbox.CheckRoot(); err != nil {
+		return nil, fmt.Errorf("every build boots its runsc: %w", err)
+	}
+	repo, err := guests.RepoRoot(".")
+	if err != nil {
+		return nil, err
+	}
+	c, err := boot.ForRepo(ctx, repo, filepath.Join(cache, "boot-failures"), os.Stderr)
+	if err != nil {
+		return nil, err
+	}
+	return c.Check, nil
 }

@@ -221,12 +221,16 @@ func addBuiltRunsc(ctx context.Context, c *runConfig) error {
 	if err != nil {
 		return err
 	}
+	boot, err := bootCheck(ctx, c.cache)
+	if err != nil {
+		return err
+	}
 	v, err := resolveVersion(ctx, c.gvisor, os.Stderr)
 	if err != nil {
 		return err
 	}
 	res, err := build.Build(ctx, build.Options{
-		Version: v.Version, Series: ser, Sets: c.sets.setList(), CacheDir: c.cache, Progress: os.Stderr,
+		Version: v.Version, Series: ser, Sets: c.sets.setList(), CacheDir: c.cache, Progress: os.Stderr, Boot: boot,
 	})
 	if err != nil {
 		return err

@@ -54,7 +54,18 @@ type Options struct {
 	Progress io.Writer
 	// Download fetches the module; nil means gvisor.Download.
 	Download func(ctx context.Context, version string) (*gvisor.Module, error)
+	// Boot proves that a runsc binary runs: a build is not done until its
+	// runsc has run a guest. It is called with each freshly built binary
+	// before the binary enters the cache; an error fails the build and
+	// nothing is cached. On success it says what ran, for the manifest.
+	// Nil skips the check (unit tests with a fake toolchain only).
+	Boot BootFunc
 }
+
+// BootFunc runs a guest under the runsc binary at path and returns a
+// one-line description of what ran, or why the binary does not run (a
+// Sentry panic's first lines, say).
+type BootFunc func(ctx context.Context, runsc string) (string, error)
 
 // Artifact is one built runsc.
 type Artifact struct {
@@ -72,8 +83,13 @@ type Result struct {
 	Version string `json:"gvisor_version"`
 	// GoVersion is the toolchain that built both binaries.
 	GoVersion string `json:"go_version"`
-	// SeriesID names the selected patches ("restartsys-core-<hash>").
+	// SeriesID names the patched build's patches
+	// ("restartsys-core-<hash>", or "restartsys-compat+core-<hash>" for a
+	// tree that needs the compat set).
 	SeriesID string `json:"series_id"`
+	// StockSeriesID names the baseline patches the stock build carries
+	// ("restartsys-compat-<hash>"), or is empty: stock is the module as is.
+	StockSeriesID string `json:"stock_series_id,omitempty"`
 	// Plan says, per patch, whether it was applied or is upstream.
 	Plan []series.Decision `json:"plan"`
 	// Stock is runsc built from the unmodified module.
@@ -93,6 +109,16 @@ type manifest struct {
 	Stamp     string            `json:"stamp"`
 	Built     time.Time         `json:"built"`
 	Seconds   float64           `json:"build_seconds"`
+	// Booted says what guest ran under the binary before it was cached.
+	Booted string `json:"booted,omitempty"`
+}
+
+func writeManifest(dir string, m manifest) error {
+	js, err := json.MarshalIndent(m, "", "  ")
+	if err != nil {
+		return err
+	}
+	return os.WriteFile(filepath.Join(dir, "manifest.json"), append(js, '\n'), 0o644)
 }
 
 // DefaultCacheDir is $RESTARTSYS_CACHE, or restartsys in the user's cache
@@ -122,6 +148,11 @@ func (b *builder) logf(format string, args ...any) {
 
 // Build returns stock and patched runsc for opts.Version, from the cache
 // when it has them and by building them otherwise.
+//
+// Both binaries carry the series' baseline patches that the tree needs
+// (the compat set: toolchain fixes for old snapshots), so that the stock
+// runsc is the unmodified release as its own toolchain fixes would have it
+// and runs at all; the patched one carries the selected sets on top.
 func Build(ctx context.Context, opts Options) (*Result, error) {
 	b := &builder{opts: opts, progress: opts.Progress, start: time.Now()}
 	if b.progress == nil {
@@ -142,8 +173,7 @@ func Build(ctx context.Context, opts Options) (*Result, error) {
 		return nil, err
 	}
 	b.goVer = goVer
-	seriesID := opts.Series.ID(selected)
-	res := &Result{Version: opts.Version, GoVersion: goVer, SeriesID: seriesID}
+	res := &Result{Version: opts.Version, GoVersion: goVer}
 
 	for _, d := range []string{"runsc", "tmp", "locks"} {
 		if err := os.MkdirAll(filepath.Join(opts.CacheDir, d), 0o755); err != nil {
@@ -155,11 +185,11 @@ func Build(ctx context.Context, opts Options) (*Result, error) {
 	// wait behind another run building this version's patched runsc.
 	if opts.StockOnly {
 		if mod, err := opts.Download(ctx, opts.Version); err == nil {
-			stockDir := filepath.Join(opts.CacheDir, "runsc", opts.Version, "stock-"+short(goVer))
-			if m, ok := readManifest(stockDir, mod.Sum, goVer); ok {
-				b.logf("cached: %s", stockDir)
-				res.Stock = Artifact{Path: filepath.Join(stockDir, "runsc"), Stamp: m.Stamp, Cached: true}
-				return res, nil
+			if id, err := b.identify(ctx, mod, selected); err == nil {
+				if art, ok := b.cached(ctx, id.stockDir, mod.Sum); ok {
+					res.Stock, res.StockSeriesID = art, id.stockID
+					return res, nil
+				}
 			}
 		}
 	}
@@ -177,22 +207,23 @@ func Build(ctx context.Context, opts Options) (*Result, error) {
 	if err != nil {
 		return nil, err
 	}
-
-	verDir := filepath.Join(opts.CacheDir, "runsc", opts.Version)
-	stockDir := filepath.Join(verDir, "stock-"+short(goVer))
-	patchedDir := filepath.Join(verDir, "patched-"+opts.Series.Hash(selected)[:12]+"-"+short(goVer))
-	stockMan, stockOK := readManifest(stockDir, mod.Sum, goVer)
+	id, err := b.identify(ctx, mod, selected)
+	if err != nil {
+		return nil, err
+	}
+	res.SeriesID, res.StockSeriesID = id.seriesID, id.stockID
+	stock, stockOK := b.cached(ctx, id.stockDir, mod.Sum)
 	if stockOK && opts.StockOnly {
-		b.logf("cached: %s", stockDir)
-		res.Stock = Artifact{Path: filepath.Join(stockDir, "runsc"), Stamp: stockMan.Stamp, Cached: true}
+		res.Stock = stock
 		return res, nil
 	}
-	patchedMan, patchedOK := readManifest(patchedDir, mod.Sum, goVer)
+	patched, patchedOK := Artifact{}, false
+	if stockOK {
+		patched, patchedOK = b.cached(ctx, id.patchedDir, mod.Sum)
+	}
 	if stockOK && patchedOK {
-		b.logf("cached: %s and %s", stockDir, patchedDir)
-		res.Plan = patchedMan.Plan
-		res.Stock = Artifact{Path: filepath.Join(stockDir, "runsc"), Stamp: stockMan.Stamp, Cached: true}
-		res.Patched = Artifact{Path: filepath.Join(patchedDir, "runsc"), Stamp: patchedMan.Stamp, Cached: true}
+		m, _ := readManifest(id.patchedDir, mod.Sum, goVer)
+		res.Plan, res.Stock, res.Patched = m.Plan, stock, patched
 		return res, nil
 	}
 
@@ -208,7 +239,7 @@ func Build(ctx context.Context, opts Options) (*Result, error) {
 		return nil, fmt.Errorf("copying module source: %w", err)
 	}
 
-	plan, err := opts.Series.Plan(ctx, src, opts.Version, selected)
+	plan, err := opts.Series.Plan(ctx, src, opts.Version, id.patchedSel)
 	if err != nil {
 		return nil, err
 	}
@@ -219,28 +250,31 @@ func Build(ctx context.Context, opts Options) (*Result, error) {
 			return nil, &series.ApplyError{Patch: d.Patch, Version: opts.Version, Git: d.Detail}
 		}
 	}
-
-	if stockOK {
-		b.logf("stock runsc is cached: %s", stockDir)
-		res.Stock = Artifact{Path: filepath.Join(stockDir, "runsc"), Stamp: stockMan.Stamp, Cached: true}
-	} else {
-		stamp := opts.Version
-		m := manifest{Kind: "stock", Version: opts.Version, ModuleSum: mod.Sum, GoVersion: goVer, Stamp: stamp}
-		if err := b.buildInto(ctx, src, filepath.Join(tmp, "stock"), stockDir, "runsc-stock", m); err != nil {
+	basePlan, restPlan := splitPlan(opts.Series, plan)
+	if n := countApplied(basePlan); n > 0 {
+		b.logf("applying %d baseline patch(es) to both trees with git apply", n)
+		if err := opts.Series.ApplyPlan(ctx, src, opts.Version, basePlan); err != nil {
 			return nil, err
 		}
-		res.Stock = Artifact{Path: filepath.Join(stockDir, "runsc"), Stamp: stamp}
+	}
+
+	if stockOK {
+		b.logf("stock runsc is cached: %s", id.stockDir)
+		res.Stock = stock
+	} else {
+		m := manifest{Kind: "stock", Version: opts.Version, ModuleSum: mod.Sum, GoVersion: goVer,
+			SeriesID: id.stockID, Plan: basePlan, Stamp: id.stockStamp}
+		if err := b.buildInto(ctx, src, filepath.Join(tmp, "stock"), id.stockDir, "runsc-stock", m); err != nil {
+			return nil, err
+		}
+		res.Stock = Artifact{Path: filepath.Join(id.stockDir, "runsc"), Stamp: id.stockStamp}
 	}
 	if opts.StockOnly {
 		return res, nil
 	}
 
-	if patchedOK {
-		res.Patched = Artifact{Path: filepath.Join(patchedDir, "runsc"), Stamp: patchedMan.Stamp, Cached: true}
-		return res, nil
-	}
-	b.logf("applying %d patch(es) with git apply", countApplied(plan))
-	if err := opts.Series.ApplyPlan(ctx, src, opts.Version, plan); err != nil {
+	b.logf("applying %d patch(es) with git apply", countApplied(restPlan))
+	if err := opts.Series.ApplyPlan(ctx, src, opts.Version, restPlan); err != nil {
 		return nil, err
 	}
 	if !opts.SkipTests {
@@ -248,13 +282,101 @@ func Build(ctx context.Context, opts Options) (*Result, error) {
 			return nil, err
 		}
 	}
-	stamp := PatchedStamp(opts.Version, seriesID, plan)
-	m := manifest{Kind: "patched", Version: opts.Version, ModuleSum: mod.Sum, GoVersion: goVer, SeriesID: seriesID, Plan: plan, Stamp: stamp}
-	if err := b.buildInto(ctx, src, filepath.Join(tmp, "patched"), patchedDir, "runsc-patched", m); err != nil {
+	stamp := PatchedStamp(opts.Version, id.seriesID, plan)
+	m := manifest{Kind: "patched", Version: opts.Version, ModuleSum: mod.Sum, GoVersion: goVer, SeriesID: id.seriesID, Plan: plan, Stamp: stamp}
+	if err := b.buildInto(ctx, src, filepath.Join(tmp, "patched"), id.patchedDir, "runsc-patched", m); err != nil {
 		return nil, err
 	}
-	res.Patched = Artifact{Path: filepath.Join(patchedDir, "runsc"), Stamp: stamp}
+	res.Patched = Artifact{Path: filepath.Join(id.patchedDir, "runsc"), Stamp: stamp}
 	return res, nil
+}
+
+// identity is what names a version's two builds in the cache and in their
+// stamps.
+type identity struct {
+	// stockID is the series id of the baseline patches the tree needs, or
+	// "" when it needs none (the stock runsc is then the module as is).
+	stockID, stockStamp, stockDir string
+	// patchedSel is the patched build's patches: the baseline ones the
+	// tree needs, then the selected sets.
+	patchedSel           []*series.Patch
+	seriesID, patchedDir string
+}
+
+// identify decides which baseline patches mod's tree needs (read from the
+// module cache, which is left as it is) and names the builds: a tree that
+// needs none keeps the names it had before baseline sets existed.
+func (b *builder) identify(ctx context.Context, mod *gvisor.Module, selected []*series.Patch) (identity, error) {
+	ser, v := b.opts.Series, b.opts.Version
+	basePlan, err := ser.Plan(ctx, mod.Dir, v, ser.BaselinePatches())
+	if err != nil {
+		return identity{}, err
+	}
+	var base []*series.Patch
+	for _, d := range basePlan {
+		switch d.Status {
+		case series.Failed:
+			return identity{}, &series.ApplyError{Patch: d.Patch, Version: v, Git: d.Detail}
+		case series.Apply:
+			base = append(base, d.Patch)
+		}
+	}
+	var fixes []*series.Patch
+	for _, p := range selected {
+		if !ser.IsBaseline(p) {
+			fixes = append(fixes, p)
+		}
+	}
+	id := identity{stockStamp: v, stockDir: "stock-" + short(b.goVer)}
+	if len(base) > 0 {
+		id.stockID = ser.ID(base)
+		id.stockStamp = PatchedStamp(v, id.stockID, basePlan)
+		id.stockDir = "stock-" + ser.Hash(base)[:12] + "-" + short(b.goVer)
+	}
+	id.patchedSel = series.WithBaseline(base, fixes)
+	id.seriesID = ser.ID(id.patchedSel)
+	id.patchedDir = "patched-" + ser.Hash(id.patchedSel)[:12] + "-" + short(b.goVer)
+	verDir := filepath.Join(b.opts.CacheDir, "runsc", v)
+	id.stockDir = filepath.Join(verDir, id.stockDir)
+	id.patchedDir = filepath.Join(verDir, id.patchedDir)
+	return id, nil
+}
+
+// splitPlan separates the decisions on baseline patches from the others.
+func splitPlan(ser *series.Series, plan []series.Decision) (base, rest []series.Decision) {
+	for _, d := range plan {
+		if ser.IsBaseline(d.Patch) {
+			base = append(base, d)
+		} else {
+			rest = append(rest, d)
+		}
+	}
+	return base, rest
+}
+
+// cached returns the finished build in dir, if there is one for the module
+// with hash sum and this toolchain. A build cached before boot checks
+// existed is booted now (when Options.Boot is set); one that fails is
+// removed, so it is never taken as good again.
+func (b *builder) cached(ctx context.Context, dir, sum string) (Artifact, bool) {
+	m, ok := readManifest(dir, sum, b.goVer)
+	if !ok {
+		return Artifact{}, false
+	}
+	art := Artifact{Path: filepath.Join(dir, "runsc"), Stamp: m.Stamp, Cached: true}
+	if m.Booted == "" && b.opts.Boot != nil {
+		b.logf("booting cached %s (built before boot checks)", art.Path)
+		booted, err := b.opts.Boot(ctx, art.Path)
+		if err != nil {
+			b.logf("cached %s does not boot, removing it: %v", art.Path, err)
+			os.RemoveAll(dir)
+			return Artifact{}, false
+		}
+		m.Booted = booted
+		_ = writeManifest(dir, m)
+	}
+	b.logf("cached: %s", art.Path)
+	return art, true
 }
 
 // PatchedStamp is the version a patched runsc reports: the module version
@@ -301,11 +423,19 @@ func (b *builder) buildInto(ctx context.Context, src, work, final, label string,
 	}
 	m.Built = time.Now().UTC()
 	m.Seconds = time.Since(t0).Seconds()
-	js, err := json.MarshalIndent(m, "", "  ")
-	if err != nil {
-		return err
+	if b.opts.Boot != nil {
+		b.logf("booting %s", label)
+		booted, err := b.opts.Boot(ctx, bin)
+		if err != nil {
+			if ctx.Err() != nil {
+				return ctx.Err()
+			}
+			return fmt.Errorf("%s (%s) was built but does not run, so it is not cached: %w", label, m.Stamp, err)
+		}
+		m.Booted = booted
+		b.logf("%s runs: %s", label, booted)
 	}
-	if err := os.WriteFile(filepath.Join(work, "manifest.json"), append(js, '\n'), 0o644); err != nil {
+	if err := writeManifest(work, m); err != nil {
 		return err
 	}
 	if err := os.MkdirAll(filepath.Dir(final), 0o755); err != nil {

@@ -1,4 +1,4 @@
-package sandbox
+package sandbox_test
 
 import (
 	"bytes"
@@ -15,6 +15,7 @@ import (
 
 	"github.com/restartsys/restartsys/runsc-harness/internal/guests"
 	"github.com/restartsys/restartsys/runsc-harness/internal/oci"
+	"github.com/restartsys/restartsys/runsc-harness/internal/sandbox"
 	"github.com/restartsys/restartsys/runsc-harness/internal/testrunsc"
 	"github.com/restartsys/restartsys/syscalltests/guestio"
 )
@@ -23,7 +24,7 @@ import (
 // stock build of the harness's own cache (built on first use).
 func runscPath(t *testing.T) string {
 	t.Helper()
-	if err := CheckRoot(); err != nil {
+	if err := sandbox.CheckRoot(); err != nil {
 		t.Skip(err)
 	}
 	return testrunsc.Stock(t)
@@ -52,16 +53,16 @@ func tiny(t *testing.T) string {
 
 func TestVariantValidate(t *testing.T) {
 	tests := []struct {
-		v       Variant
+		v       sandbox.Variant
 		wantErr string
 		flags   []string
 	}{
-		{Variant{"systrap", "none", "default"}, "", []string{"--platform=systrap", "--network=none"}},
-		{Variant{"ptrace", "host", "off"}, "", []string{"--platform=ptrace", "--network=host", "--directfs=false"}},
-		{Variant{"ptrace", "sandbox", "on"}, "", []string{"--platform=ptrace", "--network=sandbox", "--directfs=true"}},
-		{Variant{"kvmm", "none", "default"}, `unknown platform "kvmm"`, nil},
-		{Variant{"systrap", "bridge", "default"}, `unknown network "bridge"`, nil},
-		{Variant{"systrap", "none", "yes"}, `unknown directfs "yes"`, nil},
+		{sandbox.Variant{"systrap", "none", "default"}, "", []string{"--platform=systrap", "--network=none"}},
+		{sandbox.Variant{"ptrace", "host", "off"}, "", []string{"--platform=ptrace", "--network=host", "--directfs=false"}},
+		{sandbox.Variant{"ptrace", "sandbox", "on"}, "", []string{"--platform=ptrace", "--network=sandbox", "--directfs=true"}},
+		{sandbox.Variant{"kvmm", "none", "default"}, `unknown platform "kvmm"`, nil},
+		{sandbox.Variant{"systrap", "bridge", "default"}, `unknown network "bridge"`, nil},
+		{sandbox.Variant{"systrap", "none", "yes"}, `unknown directfs "yes"`, nil},
 	}
 	for _, tc := range tests {
 		t.Run(tc.v.String(), func(t *testing.T) {
@@ -84,9 +85,9 @@ func TestVariantValidate(t *testing.T) {
 
 func TestRunRejectsBadVariantBeforeStarting(t *testing.T) {
 	dir := t.TempDir()
-	_, err := Run(context.Background(), RunOptions{
+	_, err := sandbox.Run(context.Background(), sandbox.RunOptions{
 		Runsc:   "/nonexistent/runsc",
-		Variant: Variant{"kvmm", "none", "default"},
+		Variant: sandbox.Variant{"kvmm", "none", "default"},
 		LogDir:  filepath.Join(dir, "log"),
 	})
 	if err == nil || !strings.Contains(err.Error(), "unknown platform") {
@@ -111,7 +112,7 @@ func TestNative(t *testing.T) {
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
-			res, err := Native(context.Background(), NativeOptions{Binary: bin, Args: tc.args, LogDir: t.TempDir(), Timeout: tc.timeout})
+			res, err := sandbox.Native(context.Background(), sandbox.NativeOptions{Binary: bin, Args: tc.args, LogDir: t.TempDir(), Timeout: tc.timeout})
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -130,13 +131,13 @@ func TestNative(t *testing.T) {
 
 // runtimeFor makes a fresh private state root and checks after the test
 // that it holds no container and names no live process.
-func runtimeFor(t *testing.T, runsc string) Runtime {
+func runtimeFor(t *testing.T, runsc string) sandbox.Runtime {
 	t.Helper()
 	root, err := os.MkdirTemp("", "rh-state-")
 	if err != nil {
 		t.Fatal(err)
 	}
-	rt := Runtime{Runsc: runsc, StateRoot: root}
+	rt := sandbox.Runtime{Runsc: runsc, StateRoot: root}
 	t.Cleanup(func() {
 		assertClean(t, rt)
 		rt.CleanupAll()
@@ -145,7 +146,7 @@ func runtimeFor(t *testing.T, runsc string) Runtime {
 	return rt
 }
 
-func assertClean(t *testing.T, rt Runtime) {
+func assertClean(t *testing.T, rt sandbox.Runtime) {
 	t.Helper()
 	ids, err := rt.List(context.Background())
 	if err != nil {
@@ -181,7 +182,7 @@ func bundle(t *testing.T, args ...string) string {
 
 func TestRunsc(t *testing.T) {
 	runsc := runscPath(t)
-	for _, v := range []Variant{
+	for _, v := range []sandbox.Variant{
 		{"systrap", "none", "default"},
 		{"ptrace", "none", "default"},
 		{"systrap", "sandbox", "off"},
@@ -190,7 +191,7 @@ func TestRunsc(t *testing.T) {
 		t.Run(strings.ReplaceAll(v.String(), "/", "_"), func(t *testing.T) {
 			rt := runtimeFor(t, runsc)
 			logDir := t.TempDir()
-			res, err := Run(context.Background(), RunOptions{
+			res, err := sandbox.Run(context.Background(), sandbox.RunOptions{
 				Runsc: runsc, StateRoot: rt.StateRoot, Variant: v,
 				Bundle: bundle(t), LogDir: logDir, Timeout: 60 * time.Second,
 			})
@@ -235,8 +236,8 @@ func TestRunscDeadlineAndCancel(t *testing.T) {
 				time.AfterFunc(tc.cancelAt, cancel)
 			}
 			start := time.Now()
-			res, err := Run(ctx, RunOptions{
-				Runsc: runsc, StateRoot: rt.StateRoot, Variant: Variant{"systrap", "none", "default"},
+			res, err := sandbox.Run(ctx, sandbox.RunOptions{
+				Runsc: runsc, StateRoot: rt.StateRoot, Variant: sandbox.Variant{"systrap", "none", "default"},
 				Bundle: bundle(t, "-sleep"), LogDir: t.TempDir(), Timeout: tc.timeout,
 			})
 			if err != nil {
@@ -269,8 +270,8 @@ func TestRunscCrashAtStart(t *testing.T) {
 		t.Fatal(err)
 	}
 	logDir := t.TempDir()
-	res, err := Run(context.Background(), RunOptions{
-		Runsc: runsc, StateRoot: rt.StateRoot, Variant: Variant{"systrap", "none", "default"},
+	res, err := sandbox.Run(context.Background(), sandbox.RunOptions{
+		Runsc: runsc, StateRoot: rt.StateRoot, Variant: sandbox.Variant{"systrap", "none", "default"},
 		Bundle: b, LogDir: logDir, Timeout: 60 * time.Second,
 	})
 	if err != nil {

@@ -75,7 +75,12 @@ func (s *Series) Plan(ctx context.Context, tree, version string, selected []*Pat
 	for _, p := range selected {
 		d := Decision{Patch: p, ID: p.ID}
 		src, err := os.ReadFile(filepath.Join(tree, filepath.FromSlash(p.Detect.File)))
+		fixedUpstream := p.FixedUpstreamIn != "" && semver.Compare(version, p.FixedUpstreamIn) >= 0
 		switch {
+		case errors.Is(err, os.ErrNotExist) && fixedUpstream:
+			// Fixed upstream, and the file has moved on since (0201's
+			// per-release assembly files became one).
+			d.Status = Upstream
 		case errors.Is(err, os.ErrNotExist) && !p.MapSaysAffected(version):
 			// Outside the patch's range, without the file it fixes: the
 			// code moved (0107 and its backport 0109).
@@ -87,7 +92,6 @@ func (s *Series) Plan(ctx context.Context, tree, version string, selected []*Pat
 			return nil, err
 		case !bytes.Contains(src, []byte(p.Detect.AffectedIfContains)):
 			d.Status = Upstream
-			fixedUpstream := p.FixedUpstreamIn != "" && semver.Compare(version, p.FixedUpstreamIn) >= 0
 			if !fixedUpstream && !p.MapSaysAffected(version) {
 				d.Status = NotHere
 			}

@@ -27,8 +27,13 @@ type Series struct {
 	Name string `json:"name"`
 	// Module is the Go module the series patches (gvisor.dev/gvisor).
 	Module string `json:"module"`
-	// Sets describes each patch set by name ("core", "parity").
+	// Sets describes each patch set by name ("core", "parity", "compat").
 	Sets map[string]string `json:"sets"`
+	// Baseline names the sets applied to every build of a tree, stock
+	// included ("compat": toolchain compatibility for old snapshots), so
+	// that the stock baseline runs and the comparison with the patched
+	// runsc stays fair. The patched build carries them too.
+	Baseline []string `json:"baseline,omitempty"`
 	// Patches are the patches in the order they apply.
 	Patches []*Patch `json:"patches"`
 
@@ -111,6 +116,11 @@ func parse(fsys fs.FS, raw []byte) (*Series, error) {
 	if err := module.CheckPath(s.Module); err != nil {
 		return nil, fmt.Errorf("%s: %w", MapFile, err)
 	}
+	for _, b := range s.Baseline {
+		if s.Sets[b] == "" {
+			return nil, fmt.Errorf("%s: baseline names unknown set %q", MapFile, b)
+		}
+	}
 	seen := map[string]bool{}
 	for i, p := range s.Patches {
 		where := fmt.Sprintf("%s: patch %d (%q)", MapFile, i+1, p.ID)
@@ -174,6 +184,46 @@ func (s *Series) Select(sets []string) ([]*Patch, error) {
 	return out, nil
 }
 
+// IsBaseline reports whether patch p belongs to a baseline set: one
+// applied to stock builds as well as patched ones.
+func (s *Series) IsBaseline(p *Patch) bool {
+	for _, b := range s.Baseline {
+		if p.Set == b {
+			return true
+		}
+	}
+	return false
+}
+
+// BaselinePatches returns the patches of the baseline sets, in series
+// order.
+func (s *Series) BaselinePatches() []*Patch {
+	var out []*Patch
+	for _, p := range s.Patches {
+		if s.IsBaseline(p) {
+			out = append(out, p)
+		}
+	}
+	return out
+}
+
+// WithBaseline returns base followed by the patches of selected that are
+// not in base: the order in which a patched build applies them, the
+// baseline first (as the stock tree has it) and the fixes on top.
+func WithBaseline(base, selected []*Patch) []*Patch {
+	in := map[string]bool{}
+	out := append([]*Patch(nil), base...)
+	for _, p := range base {
+		in[p.ID] = true
+	}
+	for _, p := range selected {
+		if !in[p.ID] {
+			out = append(out, p)
+		}
+	}
+	return out
+}
+
 // Contents returns the bytes of patch p's file.
 func (s *Series) Contents(p *Patch) []byte {
 	return s.contents[p.ID]
@@ -233,14 +283,14 @@ func (s *Series) Files(p *Patch) []string {
 	return files
 }
 
-// Packages returns the tree-relative directories of the Go files the
-// patches change, sorted and without duplicates: the packages whose tests
+// Packages returns the tree-relative directories of the Go and assembly
+// files the patches change, sorted and without duplicates: the packages whose tests
 // must pass with the series applied.
 func (s *Series) Packages(selected []*Patch) []string {
 	set := map[string]bool{}
 	for _, p := range selected {
 		for _, f := range s.Files(p) {
-			if strings.HasSuffix(f, ".go") {
+			if strings.HasSuffix(f, ".go") || strings.HasSuffix(f, ".s") {
 				set[path.Dir(f)] = true
 			}
 		}

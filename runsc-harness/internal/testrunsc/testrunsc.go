@@ -7,11 +7,14 @@ package testrunsc
 import (
 	"context"
 	"os"
+	"path/filepath"
 	"sync"
 	"testing"
 
 	"github.com/restartsys/restartsys/patches"
+	"github.com/restartsys/restartsys/runsc-harness/internal/boot"
 	"github.com/restartsys/restartsys/runsc-harness/internal/build"
+	"github.com/restartsys/restartsys/runsc-harness/internal/guests"
 	"github.com/restartsys/restartsys/runsc-harness/internal/gvisor"
 	"github.com/restartsys/restartsys/runsc-harness/internal/series"
 )
@@ -42,11 +45,21 @@ func Build(t testing.TB) *build.Result {
 		if s, err = series.Load(patches.FS); err != nil {
 			return
 		}
+		var repo string
+		if repo, err = guests.RepoRoot("."); err != nil {
+			return
+		}
+		var checker *boot.Checker
+		cache := build.DefaultCacheDir()
+		if checker, err = boot.ForRepo(context.Background(), repo, filepath.Join(cache, "boot-failures"), os.Stderr); err != nil {
+			return
+		}
 		result, err = build.Build(context.Background(), build.Options{
+			Boot:     checker.Check,
 			Version:  Version,
 			Series:   s,
 			Sets:     []string{"core"},
-			CacheDir: build.DefaultCacheDir(),
+			CacheDir: cache,
 			Progress: os.Stderr,
 			Download: gvisor.Download,
 		})
