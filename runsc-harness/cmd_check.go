@@ -30,6 +30,9 @@ type checkRow struct {
 	Version string            `json:"version"`
 	Date    string            `json:"date"`
 	Patches []series.Decision `json:"patches"`
+	// NeedsCompat is set when the snapshot needs a baseline (compat)
+	// patch: built with this toolchain as published, its runsc does not run.
+	NeedsCompat bool `json:"needs_compat"`
 	// Error is set when the series could not be applied as planned.
 	Error string `json:"error,omitempty"`
 	// Tests is the go test outcome with --test: "ok", "FAIL" or "".
@@ -85,7 +88,7 @@ func runCheck(ctx context.Context, args []string) error {
 			return err
 		}
 	} else {
-		printCheck(os.Stdout, sel, rows)
+		printCheck(os.Stdout, ser, sel, rows)
 	}
 	if bad > 0 {
 		return fmt.Errorf("%d problem(s) applying the series", bad)
@@ -125,6 +128,11 @@ func checkOne(ctx context.Context, ser *series.Series, sel []*series.Patch, v gv
 	if row.Patches, err = ser.Plan(ctx, tree, v.Version, sel); err != nil {
 		return row, err
 	}
+	for _, d := range row.Patches {
+		if d.Status == series.Apply && ser.IsBaseline(d.Patch) {
+			row.NeedsCompat = true
+		}
+	}
 	if err := ser.ApplyPlan(ctx, tree, v.Version, row.Patches); err != nil {
 		var ae *series.ApplyError
 		if !errors.As(err, &ae) {
@@ -158,15 +166,19 @@ func checkOne(ctx context.Context, ser *series.Series, sel []*series.Patch, v gv
 	return row, nil
 }
 
-func printCheck(w io.Writer, sel []*series.Patch, rows []checkRow) {
+func printCheck(w io.Writer, ser *series.Series, sel []*series.Patch, rows []checkRow) {
 	tw := tabwriter.NewWriter(w, 0, 4, 2, ' ', 0)
-	fmt.Fprint(tw, "VERSION\tDATE")
+	fmt.Fprint(tw, "VERSION\tDATE\tCOMPAT")
 	for _, p := range sel {
 		fmt.Fprintf(tw, "\t%s", p.ID)
 	}
 	fmt.Fprintln(tw, "\tRESULT")
 	for _, r := range rows {
-		fmt.Fprintf(tw, "%s\t%s", r.Version, r.Date)
+		compat := "not needed"
+		if r.NeedsCompat {
+			compat = "needed"
+		}
+		fmt.Fprintf(tw, "%s\t%s\t%s", r.Version, r.Date, compat)
 		for _, d := range r.Patches {
 			mark := map[series.Status]string{series.Apply: "applied", series.Upstream: "already upstream", series.Failed: "FAILED", series.NotHere: "n/a"}[d.Status]
 			if d.MapDisagrees {
