@@ -27,14 +27,15 @@ func init() {
 func runVerify(ctx context.Context, args []string) error {
 	fs := flag.NewFlagSet("verify", flag.ContinueOnError)
 	c := &runConfig{guests: []string{"storm"}, timeout: 3 * time.Minute}
-	fs.StringVar(&c.gvisor, "gvisor", defaultGVisor, "gVisor version: a module version, a date (YYYY-MM-DD) or latest")
+	fs.StringVar(&c.gvisor, "gvisor", defaultGVisor, "gVisor version: a module version, a date (YYYY-MM-DD) or latest; all, or a comma-separated list, verifies each in turn and records the table in docs/affected-versions.{json,md}")
+	withMatrix := fs.Bool("matrix", false, "with several versions: also run the signal(7) matrix under patched runsc, judged with syscalltests/matrix/expected.json (use --sets core,parity)")
 	fs.StringVar(&c.cache, "cache", build.DefaultCacheDir(), "build cache directory ($RESTARTSYS_CACHE)")
 	platform := fs.String("platform", "systrap", "runsc platform: systrap or ptrace")
 	duration := fs.Duration("duration", 0, "storm duration per case (default: the storm's own, 6s)")
 	fs.StringVar(&c.out, "out", "", "output directory for reports (default out/run-TIMESTAMP under the repository)")
 	c.sets.register(fs)
 	fs.Usage = func() {
-		fmt.Fprintf(fs.Output(), "usage: runsc-harness verify [--gvisor V] [--platform P] [--duration D]\n\n")
+		fmt.Fprintf(fs.Output(), "usage: runsc-harness verify [--gvisor V|all|V1,V2] [--sets S] [--matrix] [--platform P] [--duration D]\n\n")
 		fs.PrintDefaults()
 	}
 	if err := parseFlags(fs, args); err != nil {
@@ -51,6 +52,13 @@ func runVerify(ctx context.Context, args []string) error {
 		guestTimeout := 3**duration + 30*time.Second
 		c.guestArgs = []string{"-duration", duration.String(), "-timeout", guestTimeout.String()}
 		c.timeout = guestTimeout + time.Minute
+	}
+	if c.gvisor == "all" || strings.Contains(c.gvisor, ",") {
+		return verifyVersions(ctx, c.gvisor, c, *withMatrix, c.guestArgs, c.timeout)
+	}
+	if *withMatrix {
+		fmt.Fprintln(os.Stderr, "runsc-harness verify: --matrix goes with several versions (--gvisor all or a list)")
+		return errUsage
 	}
 	d, err := runGuests(ctx, c)
 	if err != nil {

@@ -75,6 +75,9 @@ type Artifact struct {
 	Stamp string `json:"stamp"`
 	// Cached is true when the binary came from the cache.
 	Cached bool `json:"cached"`
+	// Booted says what guest ran under the binary before it was cached
+	// (Options.Boot), or is empty if it was built without a boot check.
+	Booted string `json:"booted,omitempty"`
 }
 
 // Result is a finished build.
@@ -264,10 +267,11 @@ func Build(ctx context.Context, opts Options) (*Result, error) {
 	} else {
 		m := manifest{Kind: "stock", Version: opts.Version, ModuleSum: mod.Sum, GoVersion: goVer,
 			SeriesID: id.stockID, Plan: basePlan, Stamp: id.stockStamp}
-		if err := b.buildInto(ctx, src, filepath.Join(tmp, "stock"), id.stockDir, "runsc-stock", m); err != nil {
+		booted, err := b.buildInto(ctx, src, filepath.Join(tmp, "stock"), id.stockDir, "runsc-stock", m)
+		if err != nil {
 			return nil, err
 		}
-		res.Stock = Artifact{Path: filepath.Join(id.stockDir, "runsc"), Stamp: id.stockStamp}
+		res.Stock = Artifact{Path: filepath.Join(id.stockDir, "runsc"), Stamp: id.stockStamp, Booted: booted}
 	}
 	if opts.StockOnly {
 		return res, nil
@@ -284,10 +288,11 @@ func Build(ctx context.Context, opts Options) (*Result, error) {
 	}
 	stamp := PatchedStamp(opts.Version, id.seriesID, plan)
 	m := manifest{Kind: "patched", Version: opts.Version, ModuleSum: mod.Sum, GoVersion: goVer, SeriesID: id.seriesID, Plan: plan, Stamp: stamp}
-	if err := b.buildInto(ctx, src, filepath.Join(tmp, "patched"), id.patchedDir, "runsc-patched", m); err != nil {
+	booted, err := b.buildInto(ctx, src, filepath.Join(tmp, "patched"), id.patchedDir, "runsc-patched", m)
+	if err != nil {
 		return nil, err
 	}
-	res.Patched = Artifact{Path: filepath.Join(id.patchedDir, "runsc"), Stamp: stamp}
+	res.Patched = Artifact{Path: filepath.Join(id.patchedDir, "runsc"), Stamp: stamp, Booted: booted}
 	return res, nil
 }
 
@@ -363,7 +368,7 @@ func (b *builder) cached(ctx context.Context, dir, sum string) (Artifact, bool) 
 	if !ok {
 		return Artifact{}, false
 	}
-	art := Artifact{Path: filepath.Join(dir, "runsc"), Stamp: m.Stamp, Cached: true}
+	art := Artifact{Path: filepath.Join(dir, "runsc"), Stamp: m.Stamp, Cached: true, Booted: m.Booted}
 	if m.Booted == "" && b.opts.Boot != nil {
 		b.logf("booting cached %s (built before boot checks)", art.Path)
 		booted, err := b.opts.Boot(ctx, art.Path)
@@ -372,7 +377,7 @@ func (b *builder) cached(ctx context.Context, dir, sum string) (Artifact, bool) 
 			os.RemoveAll(dir)
 			return Artifact{}, false
 		}
-		m.Booted = booted
+		m.Booted, art.Booted = booted, booted
 		_ = writeManifest(dir, m)
 	}
 	b.logf("cached: %s", art.Path)
@@ -409,17 +414,18 @@ func detail(s string) string {
 	return " (" + s + ")"
 }
 
-// buildInto builds runsc from src into work, writes its manifest, and
-// renames work to final.
-func (b *builder) buildInto(ctx context.Context, src, work, final, label string, m manifest) error {
+// buildInto builds runsc from src into work, boots it (Options.Boot),
+// writes its manifest, and renames work to final. It returns what the boot
+// check ran.
+func (b *builder) buildInto(ctx context.Context, src, work, final, label string, m manifest) (string, error) {
 	if err := os.MkdirAll(work, 0o755); err != nil {
-		return err
+		return "", err
 	}
 	t0 := time.Now()
 	bin := filepath.Join(work, "runsc")
 	args := []string{"build", "-trimpath", "-o", bin, "-ldflags", "-X " + versionVar + "=" + m.Stamp, "./runsc"}
 	if err := b.runGo(ctx, src, label, args...); err != nil {
-		return fmt.Errorf("building %s: %w", label, err)
+		return "", fmt.Errorf("building %s: %w", label, err)
 	}
 	m.Built = time.Now().UTC()
 	m.Seconds = time.Since(t0).Seconds()
@@ -428,28 +434,28 @@ func (b *builder) buildInto(ctx context.Context, src, work, final, label string,
 		booted, err := b.opts.Boot(ctx, bin)
 		if err != nil {
 			if ctx.Err() != nil {
-				return ctx.Err()
+				return "", ctx.Err()
 			}
-			return fmt.Errorf("%s (%s) was built but does not run, so it is not cached: %w", label, m.Stamp, err)
+			return "", fmt.Errorf("%s (%s) was built but does not run, so it is not cached: %w", label, m.Stamp, err)
 		}
 		m.Booted = booted
 		b.logf("%s runs: %s", label, booted)
 	}
 	if err := writeManifest(work, m); err != nil {
-		return err
+		return "", err
 	}
 	if err := os.MkdirAll(filepath.Dir(final), 0o755); err != nil {
-		return err
+		return "", err
 	}
 	// A stale entry (other module hash, say) is replaced.
 	if err := os.RemoveAll(final); err != nil {
-		return err
+		return "", err
 	}
 	if err := os.Rename(work, final); err != nil {
-		return err
+		return "", err
 	}
 	b.logf("built %s in %.0fs: %s", label, m.Seconds, filepath.Join(final, "runsc"))
-	return nil
+	return m.Booted, nil
 }
 
 // testPatched runs the Go tests of every package a applied patch touches.
