@@ -187,27 +187,46 @@ func TestCheckEverySnapshot(t *testing.T) {
 	if code != 0 {
 		t.Fatalf("check: exit %d\n%s\n%s", code, stdout, stderr)
 	}
-	// One column per core patch: 0001 is fixed upstream from 2026-05-27 on,
-	// every other core patch applies to every snapshot.
+	// A compat column, one column per compat patch, then one per core
+	// patch: the compat set is needed up to 2025-02-05; 0001 is fixed
+	// upstream from 2026-05-27 on; every other core patch applies to every
+	// snapshot.
 	core := coreSeries(t)
-	cols := make([]string, len(core))
-	for i := range cols {
-		cols[i] = `(applied|already upstream)`
+	s, err := series.Load(patches.FS)
+	if err != nil {
+		t.Fatal(err)
+	}
+	compat := s.BaselinePatches()
+	cols := []string{`(needed|not needed)`}
+	for range len(compat) + len(core) {
+		cols = append(cols, `(applied|already upstream)`)
 	}
 	rows := regexp.MustCompile(`(?m)^v0\.0\.0-\S+\s+\d{4}-\d\d-\d\d\s+`+strings.Join(cols, `\s+`)+`\s+ok$`).FindAllStringSubmatch(stdout, -1)
 	if len(rows) < 12 {
-		t.Fatalf("check reported %d good rows with %d patch columns, want at least 12:\n%s", len(rows), len(core), stdout)
+		t.Fatalf("check reported %d good rows with %d patch columns, want at least 12:\n%s", len(rows), len(compat)+len(core), stdout)
 	}
-	affected := 0
+	needsCompat, affected := 0, 0
 	for _, r := range rows {
-		if r[1] == "applied" {
+		if r[1] == "needed" {
+			needsCompat++
+		}
+		for i, p := range compat {
+			if got, want := r[2+i] == "applied", r[1] == "needed"; got != want {
+				t.Errorf("compat patch %s applied=%v in a row whose compat column says %q: %q", p.ID, got, r[1], r[0])
+			}
+		}
+		c := 2 + len(compat)
+		if r[c] == "applied" {
 			affected++
 		}
 		for i, p := range core[1:] {
-			if r[i+2] != "applied" {
+			if r[c+1+i] != "applied" {
 				t.Errorf("patch %s not applied in row %q", p.ID, r[0])
 			}
 		}
+	}
+	if needsCompat != 5 {
+		t.Errorf("%d snapshots need the compat set, want the 5 from 2024-04-23 to 2025-02-05", needsCompat)
 	}
 	if affected != 10 {
 		t.Errorf("ConvertIntr patch applied to %d snapshots, want the 10 affected ones", affected)
