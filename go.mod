@@ -2,12 +2,12 @@ module github.com/restartsys/restartsys
 
 go 1.26.0
 
-require golang.org/x/sys v0.49.0
-
 require (
-	github.com/google/go-cmp v0.7.0 // indirect
-	github.com/opencontainers/runtime-spec v1.3.0 // indirect
-	golang.org/x/mod v0.42.0 // indirect
-	golang.org/x/sync v0.24.0 // indirect
-	golang.org/x/tools v0.52.0 // indirect
+	github.com/google/go-cmp v0.7.0
+	github.com/opencontainers/runtime-spec v1.3.0
+	golang.org/x/mod v0.42.0
+	golang.org/x/sys v0.49.0
+	golang.org/x/tools v0.52.0
 )
+
+require golang.org/x/sync v0.24.0 // indirect

@@ -17,7 +17,6 @@ import (
 	"sort"
 	"strings"
 
-	"github.com/google/go-cmp/cmp"
 	"github.com/restartsys/restartsys/syscalltests/guestio"
 )
 
@@ -359,7 +358,7 @@ func judge(native, runsc *Side) []string {
 		return []string{"missing in the runsc report"}
 	}
 	var reasons []string
-	if !cmp.Equal(native.Observed, runsc.Observed) {
+	if native.Observed != runsc.Observed {
 		if native.Observed.Result != runsc.Observed.Result {
 			reasons = append(reasons, fmt.Sprintf("result: native %s, runsc %s", native.Observed.Result, runsc.Observed.Result))
 		}
