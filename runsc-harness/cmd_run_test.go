@@ -88,21 +88,14 @@ func TestParseRunFlags(t *testing.T) {
 	}
 }
 
-// harness builds the runsc-harness binary once per test binary.
-var harnessBin string
-
+// harness returns the runsc-harness binary that TestMain (main_test.go)
+// built once for this test binary, in a temporary directory it removes.
 func harness(t *testing.T) string {
 	t.Helper()
-	if harnessBin != "" {
-		return harnessBin
+	if cliBin == "" {
+		t.Fatal("TestMain did not build the runsc-harness binary")
 	}
-	p := filepath.Join(os.TempDir(), "runsc-harness-test-bin")
-	out, err := exec.Command("go", "build", "-o", p, ".").CombinedOutput()
-	if err != nil {
-		t.Fatalf("go build: %v\n%s", err, out)
-	}
-	harnessBin = p
-	return p
+	return cliBin
 }
 
 func stockRunsc(t *testing.T) string {

@@ -7,6 +7,7 @@ import (
 	"os/exec"
 	"path/filepath"
 	"regexp"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -167,13 +168,46 @@ func TestBadInput(t *testing.T) {
 
 func TestVersionsOffline(t *testing.T) {
 	// With the proxy unreachable, the versions in the module cache are
-	// listed, and the user is told.
-	_, stderr, code := runCLI(t, []string{"GOPROXY=off"}, "versions", "--no-patches")
+	// listed, and the user is told. The test brings its own module cache:
+	// listFromCache (internal/gvisor) lists the .zip files of
+	// $GOMODCACHE/cache/download/gvisor.dev/gvisor/@v, so empty files with
+	// those names are enough, and no other test or network is needed.
+	modcache := t.TempDir()
+	dl := filepath.Join(modcache, "cache", "download", "gvisor.dev", "gvisor", "@v")
+	if err := os.MkdirAll(dl, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	want := []string{ // oldest first, as versions lists them
+		"v0.0.0-20240423190808-9d7a357edefe 2024-04-23",
+		"v0.0.0-20250205000000-0123456789ab 2025-02-05",
+		"v0.0.0-20260518063529-209a0ce076a1 2026-05-18",
+	}
+	for _, name := range []string{
+		"v0.0.0-20260518063529-209a0ce076a1.zip",
+		"v0.0.0-20260518063529-209a0ce076a1.info", // not a zip: not listed twice
+		"v0.0.0-20240423190808-9d7a357edefe.zip",
+		"v0.0.0-20250205000000-0123456789ab.zip",
+		"v1.0.0.zip", // not a pseudo-version: not a snapshot
+		"list",
+	} {
+		if err := os.WriteFile(filepath.Join(dl, name), nil, 0o644); err != nil {
+			t.Fatal(err)
+		}
+	}
+	env := []string{"GOPROXY=off", "GOMODCACHE=" + modcache, "GOFLAGS=-modcacherw"}
+	stdout, stderr, code := runCLI(t, env, "versions", "--no-patches")
 	if code != 0 {
 		t.Fatalf("versions with GOPROXY=off: exit %d\n%s", code, stderr)
 	}
-	if !regexp.MustCompile(`note: module proxy unreachable; using the \d+ version\(s\) in the module cache`).MatchString(stderr) {
-		t.Errorf("no offline note in stderr:\n%s", stderr)
+	if note := "note: module proxy unreachable; using the 3 version(s) in the module cache"; !strings.Contains(stderr, note) {
+		t.Errorf("stderr lacks %q:\n%s", note, stderr)
+	}
+	var got []string
+	for _, line := range strings.Split(strings.TrimSpace(stdout), "\n")[1:] { // after the header
+		got = append(got, strings.Join(strings.Fields(line), " "))
+	}
+	if !slices.Equal(got, want) {
+		t.Errorf("versions listed:\n%s\nwant (version, date):\n%s", strings.Join(got, "\n"), strings.Join(want, "\n"))
 	}
 }
 
