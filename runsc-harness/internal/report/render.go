@@ -117,6 +117,20 @@ func WriteMarkdown(w io.Writer, d *Document) error {
 			}
 		}
 	}
+	if len(d.Stale) > 0 {
+		b.WriteString("\n## Expected divergences that no longer diverge\n\n")
+		if d.AllowStale {
+			b.WriteString("Allowed for this run (not a problem).\n\n")
+		}
+		b.WriteString("| guest | shape | disposition | kind | reason |\n|---|---|---|---|---|\n")
+		for _, e := range d.Stale {
+			g := e.Guest
+			if g == "" {
+				g = "(any)"
+			}
+			fmt.Fprintf(&b, "| %s | %s | %s | %s | %s |\n", mdCell(g), mdCell(e.Shape), mdCell(e.Disposition), e.Kind, mdCell(e.Reason))
+		}
+	}
 	b.WriteString("\n## Runs\n\n| guest | variant | result | time | logs |\n|---|---|---|---|---|\n")
 	for _, r := range d.Runs {
 		res := "report"

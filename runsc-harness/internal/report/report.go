@@ -178,7 +178,8 @@ type Summary struct {
 }
 
 // Document is the whole comparison. Variants, Runs and Expected are its
-// inputs (enough to recompute it); the rest is derived by Compare.
+// inputs (enough to recompute it); the rest is derived by Compare, except
+// AllowStale, which the caller sets.
 type Document struct {
 	Schema      int          `json:"schema"`
 	Variants    []Variant    `json:"variants"`
@@ -187,11 +188,28 @@ type Document struct {
 	Summaries   []Summary    `json:"summaries"`
 	Cells       []Cell       `json:"cells"`
 	Divergences []Divergence `json:"divergences"`
+	// Stale lists the Expected entries that no longer diverge: each covers
+	// at least one cell judged under a variant of its kind (see Compare)
+	// and matches none of the Divergences. Problems reports them unless
+	// AllowStale is set.
+	Stale []Expected `json:"stale_expected,omitempty"`
+	// AllowStale keeps Stale entries out of Problems: for a run whose
+	// expected list is knowingly wider than what it runs (an old gVisor
+	// snapshot, say). The entries are still listed in Stale and rendered.
+	// Compare leaves it false; Recompare keeps the old document's value.
+	AllowStale bool `json:"allow_stale,omitempty"`
 }
 
 type cellKey struct{ guest, shape, disp string }
 
 // Compare judges every runsc run against the native run of the same guest.
+//
+// It also finds the stale entries of expected (Document.Stale): an entry is
+// judged only when it covers (Expected's guest, shape, disposition and kind
+// match) at least one cell that was judged under a variant of its kind, so
+// an entry for a guest or kind that did not run, or for cells left out of
+// this run (a shape filter, a run that failed), is never stale. A judged
+// entry that matches none of the divergences is stale.
 func Compare(variants []Variant, runs []Run, expected []Expected) (*Document, error) {
 	d := &Document{Schema: Schema, Variants: variants, Runs: runs, Expected: expected,
 		Summaries: []Summary{}, Cells: []Cell{}, Divergences: []Divergence{}}
@@ -326,7 +344,40 @@ func Compare(variants []Variant, runs []Run, expected []Expected) (*Document, er
 			d.Cells = append(d.Cells, *cells[k])
 		}
 	}
+	d.Stale = stale(d.Cells, byName, expected)
 	return d, nil
+}
+
+// stale returns the entries of expected that cover a cell judged under a
+// variant of their kind and match no divergence, in expected's order.
+func stale(cells []Cell, variants map[string]Variant, expected []Expected) []Expected {
+	var out []Expected
+	for _, e := range expected {
+		judged, diverged := false, false
+		for _, c := range cells {
+			for _, o := range c.Outcomes {
+				if o.Error != "" || !e.matches(c.Guest, c.Shape, c.Disposition, variants[o.Variant].Kind) {
+					continue
+				}
+				judged = true
+				diverged = diverged || o.Diverges
+			}
+		}
+		if judged && !diverged {
+			out = append(out, e)
+		}
+	}
+	return out
+}
+
+// String names the entry in messages: guest (or "any guest"), shape,
+// disposition, kind and reason.
+func (e Expected) String() string {
+	g := e.Guest
+	if g == "" {
+		g = "any guest"
+	}
+	return fmt.Sprintf("%s: %s [%s] on %s runsc (%q)", g, e.Shape, e.Disposition, e.Kind, e.Reason)
 }
 
 func hasGuest(gs []string, g string) bool {
@@ -396,8 +447,8 @@ func Format(s *Side, reasons []string) string {
 }
 
 // Problems returns what should make the harness exit non-zero: every run
-// that failed, and every divergence of a patched runsc that no Expected
-// entry covers.
+// that failed, every divergence of a patched runsc that no Expected entry
+// covers, and, unless AllowStale is set, every Stale entry.
 func (d *Document) Problems() []string {
 	var p []string
 	for _, r := range d.Runs {
@@ -409,6 +460,11 @@ func (d *Document) Problems() []string {
 		if v.Kind == Patched && v.Expected == "" {
 			p = append(p, fmt.Sprintf("%s under %s: %s [%s] diverges from native: %s",
 				v.Guest, v.Variant, v.Shape, v.Disposition, strings.Join(v.Reasons, "; ")))
+		}
+	}
+	if !d.AllowStale {
+		for _, e := range d.Stale {
+			p = append(p, "expected divergence no longer diverges (remove the entry, or allow stale entries): "+e.String())
 		}
 	}
 	return p
@@ -437,12 +493,18 @@ func ReadJSON(r io.Reader) (*Document, error) {
 }
 
 // Recompare recomputes d's judgement from its inputs, with expected
-// instead of d's own list when expected is not nil.
+// instead of d's own list when expected is not nil. The result keeps d's
+// AllowStale.
 func Recompare(d *Document, expected []Expected) (*Document, error) {
 	if expected == nil {
 		expected = d.Expected
 	}
-	return Compare(d.Variants, d.Runs, expected)
+	nd, err := Compare(d.Variants, d.Runs, expected)
+	if err != nil {
+		return nil, err
+	}
+	nd.AllowStale = d.AllowStale
+	return nd, nil
 }
 
 // sortedCounters lists a side's counters as "k=v" in key order.

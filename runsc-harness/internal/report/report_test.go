@@ -5,6 +5,7 @@ import (
 	"flag"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 	"testing"
 
@@ -267,5 +268,112 @@ func TestLoadExpected(t *testing.T) {
 				t.Errorf("(-want +got):\n%s", diff)
 			}
 		})
+	}
+}
+
+func TestStaleExpected(t *testing.T) {
+	v, runs, base := fixture()
+	// Runs without the stock run of matrix, and a patched/ptrace-only setup
+	// where the one run failed.
+	noStockMatrix := append(append([]Run{}, runs[:5]...), runs[6:]...)
+	var patchedFailed []Run
+	patchedFailed = append(patchedFailed, runs[0], runs[3])
+
+	peekRestartPatched := Expected{Guest: "storm", Shape: "recvfrom/peek", Disposition: "restart", Kind: Patched, Reason: "fixed long ago"}
+	matrixStock := Expected{Guest: "matrix", Shape: "read/pipe", Disposition: "block", Kind: Stock, Reason: "stock matrix"}
+	matrixAnyPatched := Expected{Guest: "matrix", Shape: "*", Disposition: "*", Kind: Patched, Reason: "every patched matrix cell"}
+	anyGuestFifo := Expected{Shape: "open/fifo", Disposition: "restart", Kind: Stock, Reason: "stock FIFO open, any guest"}
+	notRun := Expected{Guest: "storm", Shape: "nope", Disposition: "restart", Kind: Patched, Reason: "shape not in this run"}
+	otherGuest := Expected{Guest: "keyring", Shape: "*", Disposition: "*", Kind: Patched, Reason: "guest not in this run"}
+
+	tests := []struct {
+		name     string
+		variants []Variant
+		runs     []Run
+		expected []Expected
+		want     []Expected
+	}{
+		{"fixture: every entry still diverges", v, runs, base, nil},
+		{"no longer diverges under patched/systrap", v, runs, append(base, peekRestartPatched), []Expected{peekRestartPatched}},
+		{"stock matrix entry, stock matrix ran", v, runs, []Expected{matrixStock}, []Expected{matrixStock}},
+		{"stock matrix entry, no stock matrix run", v, noStockMatrix, []Expected{matrixStock}, nil},
+		{"wildcards over cells that all match native", v, runs, []Expected{matrixAnyPatched}, []Expected{matrixAnyPatched}},
+		{"any guest: one guest diverges, another does not", v, runs, []Expected{anyGuestFifo}, nil},
+		{"no cell of the entry ran", v, runs, []Expected{notRun, otherGuest}, nil},
+		{"the only run of the kind failed", v[2:], patchedFailed, []Expected{peekRestartPatched}, nil},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			d, err := Compare(tc.variants, tc.runs, tc.expected)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if diff := cmp.Diff(tc.want, d.Stale); diff != "" {
+				t.Errorf("stale (-want +got):\n%s", diff)
+			}
+			var got []string
+			for _, p := range d.Problems() {
+				if strings.HasPrefix(p, "expected divergence no longer diverges") {
+					got = append(got, p)
+				}
+			}
+			if len(got) != len(tc.want) {
+				t.Fatalf("stale problems = %q, want %d", got, len(tc.want))
+			}
+			for i, e := range tc.want {
+				if !strings.Contains(got[i], e.Shape) || !strings.Contains(got[i], e.Reason) || !strings.Contains(got[i], string(e.Kind)) {
+					t.Errorf("problem %q does not name the entry %+v", got[i], e)
+				}
+			}
+		})
+	}
+}
+
+func TestAllowStale(t *testing.T) {
+	v, runs, base := fixture()
+	stale := Expected{Guest: "storm", Shape: "recvfrom/peek", Disposition: "restart", Kind: Patched, Reason: "fixed long ago"}
+	d, err := Compare(v, runs, append(base, stale))
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := `expected divergence no longer diverges (remove the entry, or allow stale entries): storm: recvfrom/peek [restart] on patched runsc ("fixed long ago")`
+	if p := d.Problems(); !slices.Contains(p, want) {
+		t.Errorf("problems %q lack %q", p, want)
+	}
+	n := len(d.Problems())
+	d.AllowStale = true
+	if got := len(d.Problems()); got != n-1 {
+		t.Errorf("with AllowStale: %d problems, want %d: %q", got, n-1, d.Problems())
+	}
+	var md bytes.Buffer
+	if err := WriteMarkdown(&md, d); err != nil {
+		t.Fatal(err)
+	}
+	if !strings.Contains(md.String(), "## Expected divergences that no longer diverge") ||
+		!strings.Contains(md.String(), "| storm | recvfrom/peek | restart | patched | fixed long ago |") {
+		t.Errorf("markdown lacks the stale entry:\n%s", md.String())
+	}
+
+	// The JSON keeps both; Recompare keeps AllowStale and recomputes Stale.
+	var b bytes.Buffer
+	if err := WriteJSON(&b, d); err != nil {
+		t.Fatal(err)
+	}
+	if !strings.Contains(b.String(), `"stale_expected"`) || !strings.Contains(b.String(), `"allow_stale": true`) {
+		t.Errorf("JSON lacks stale_expected or allow_stale:\n%s", b.String())
+	}
+	back, err := ReadJSON(&b)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if diff := cmp.Diff(d, back); diff != "" {
+		t.Errorf("round trip (-want +got):\n%s", diff)
+	}
+	again, err := Recompare(back, base)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !again.AllowStale || len(again.Stale) != 0 {
+		t.Errorf("recompared without the stale entry: AllowStale=%t Stale=%v, want true and none", again.AllowStale, again.Stale)
 	}
 }
