@@ -20,6 +20,7 @@ import (
 
 	"github.com/restartsys/restartsys/runsc-harness/internal/build"
 	"github.com/restartsys/restartsys/runsc-harness/internal/guests"
+	harnesslib "github.com/restartsys/restartsys/runsc-harness/internal/harness"
 	"github.com/restartsys/restartsys/runsc-harness/internal/oci"
 	"github.com/restartsys/restartsys/runsc-harness/internal/sandbox"
 	"github.com/restartsys/restartsys/syscalltests/guestio"
@@ -374,7 +375,7 @@ func runBench(ctx context.Context, args []string) error {
 	}
 
 	builder := &guests.Builder{RepoRoot: repo, OutDir: filepath.Join(repo, "out", "guests"), Log: os.Stderr}
-	sb, err := openStateBase("")
+	sb, err := harnesslib.OpenStateBase("", os.Stderr)
 	if err != nil {
 		return err
 	}

@@ -6,15 +6,12 @@ import (
 	"fmt"
 	"io"
 	"os"
-	"path/filepath"
 	"strings"
 
 	"github.com/restartsys/restartsys/patches"
-	"github.com/restartsys/restartsys/runsc-harness/internal/boot"
 	"github.com/restartsys/restartsys/runsc-harness/internal/build"
-	"github.com/restartsys/restartsys/runsc-harness/internal/guests"
 	"github.com/restartsys/restartsys/runsc-harness/internal/gvisor"
-	"github.com/restartsys/restartsys/runsc-harness/internal/sandbox"
+	harnesslib "github.com/restartsys/restartsys/runsc-harness/internal/harness"
 	"github.com/restartsys/restartsys/runsc-harness/internal/series"
 )
 
@@ -63,30 +60,14 @@ func (s *seriesFlags) setList() []string {
 	return out
 }
 
-// knownVersions lists the gVisor snapshots, saying on w when the list comes
-// from the module cache because the proxy is unreachable.
+// knownVersions lists the gVisor snapshots (harnesslib.KnownVersions).
 func knownVersions(ctx context.Context, w io.Writer) ([]gvisor.Version, gvisor.Source, error) {
-	env, err := gvisor.GoEnv(ctx)
-	if err != nil {
-		return nil, "", err
-	}
-	vs, src, err := gvisor.List(ctx, env, nil)
-	if err != nil {
-		return nil, "", err
-	}
-	if src == gvisor.FromCache {
-		fmt.Fprintf(w, "note: module proxy unreachable; using the %d version(s) in the module cache\n", len(vs))
-	}
-	return vs, src, nil
+	return harnesslib.KnownVersions(ctx, w)
 }
 
 // resolveVersion turns what the user typed into a module version.
 func resolveVersion(ctx context.Context, spec string, w io.Writer) (gvisor.Version, error) {
-	vs, _, err := knownVersions(ctx, w)
-	if err != nil {
-		return gvisor.Version{}, err
-	}
-	return gvisor.Resolve(vs, spec)
+	return harnesslib.ResolveVersion(ctx, spec, w)
 }
 
 // parseFlags parses args with fs, rejecting stray positional arguments.
@@ -103,21 +84,8 @@ func parseFlags(fs *flag.FlagSet, args []string) error {
 	return nil
 }
 
-// bootCheck returns the check every build runs before it caches a runsc:
-// the storm guest of this repository under the new binary. It needs root,
-// and says so before anything is downloaded or built. The logs of a binary
-// that does not boot are kept under CACHE/boot-failures.
+// bootCheck is the check every build runs before it caches a runsc
+// (harnesslib.BootCheck).
 func bootCheck(ctx context.Context, cache string) (build.BootFunc, error) {
-	if err := sandbox.CheckRoot(); err != nil {
-		return nil, fmt.Errorf("every build boots its runsc: %w", err)
-	}
-	repo, err := guests.RepoRoot(".")
-	if err != nil {
-		return nil, err
-	}
-	c, err := boot.ForRepo(ctx, repo, filepath.Join(cache, "boot-failures"), os.Stderr)
-	if err != nil {
-		return nil, err
-	}
-	return c.Check, nil
+	return harnesslib.BootCheck(ctx, "", cache, os.Stderr)
 }

@@ -1,7 +1,6 @@
 package main
 
 import (
-	"bytes"
 	"context"
 	"errors"
 	"flag"
@@ -10,6 +9,7 @@ import (
 	"path/filepath"
 	"strings"
 
+	harnesslib "github.com/restartsys/restartsys/runsc-harness/internal/harness"
 	"github.com/restartsys/restartsys/runsc-harness/internal/report"
 )
 
@@ -72,36 +72,9 @@ func runCompare(ctx context.Context, args []string) error {
 	return problems(d)
 }
 
-// writeReports writes report.json, junit.xml and report.md into dir and
-// prints the Markdown on stdout.
+// writeReports writes the reports into dir and prints the Markdown.
 func writeReports(d *report.Document, dir string) error {
-	var md bytes.Buffer
-	if err := report.WriteMarkdown(&md, d); err != nil {
-		return err
-	}
-	for _, f := range []struct {
-		name  string
-		write func(*os.File) error
-	}{
-		{"report.json", func(w *os.File) error { return report.WriteJSON(w, d) }},
-		{"junit.xml", func(w *os.File) error { return report.WriteJUnit(w, d) }},
-		{"report.md", func(w *os.File) error { _, err := w.Write(md.Bytes()); return err }},
-	} {
-		w, err := os.Create(filepath.Join(dir, f.name))
-		if err != nil {
-			return err
-		}
-		if err := f.write(w); err != nil {
-			w.Close()
-			return err
-		}
-		if err := w.Close(); err != nil {
-			return err
-		}
-	}
-	os.Stdout.Write(md.Bytes())
-	fmt.Fprintf(os.Stderr, "reports: %s/{report.json,junit.xml,report.md}\n", dir)
-	return nil
+	return harnesslib.WriteReports(d, dir, os.Stdout, os.Stderr)
 }
 
 // errProblems is returned when a run failed or a patched runsc diverges

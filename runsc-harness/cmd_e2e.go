@@ -13,6 +13,7 @@ import (
 	"github.com/restartsys/restartsys/runsc-harness/internal/build"
 	"github.com/restartsys/restartsys/runsc-harness/internal/e2e"
 	"github.com/restartsys/restartsys/runsc-harness/internal/guests"
+	harnesslib "github.com/restartsys/restartsys/runsc-harness/internal/harness"
 	"github.com/restartsys/restartsys/runsc-harness/internal/sandbox"
 )
 
@@ -176,7 +177,7 @@ func e2eRunc(ctx context.Context, c *e2eConfig) (_ *e2e.Document, retErr error) 
 	if err := e2e.BuildDriver(ctx, repo, driver); err != nil {
 		return nil, err
 	}
-	sb, err := openStateBase(c.run.state)
+	sb, err := harnesslib.OpenStateBase(c.run.state, os.Stderr)
 	if err != nil {
 		return nil, err
 	}

@@ -1,24 +1,19 @@
 package main
 
 import (
-	"bytes"
 	"context"
 	"errors"
 	"flag"
 	"fmt"
 	"os"
-	"path/filepath"
 	"strings"
 	"time"
 
-	"golang.org/x/sys/unix"
-
 	"github.com/restartsys/restartsys/runsc-harness/internal/build"
 	"github.com/restartsys/restartsys/runsc-harness/internal/guests"
-	"github.com/restartsys/restartsys/runsc-harness/internal/oci"
+	harnesslib "github.com/restartsys/restartsys/runsc-harness/internal/harness"
 	"github.com/restartsys/restartsys/runsc-harness/internal/report"
 	"github.com/restartsys/restartsys/runsc-harness/internal/sandbox"
-	"github.com/restartsys/restartsys/syscalltests/guestio"
 )
 
 func init() {
@@ -188,14 +183,13 @@ func parseRunFlags(args []string) (*runConfig, error) {
 	return c, nil
 }
 
-// variantName names a runsc × variant: NAME/PLATFORM/NETWORK, with
-// /directfs=X when not the default.
+// variantName names a runsc × variant (harnesslib.VariantName).
 func variantName(r namedRunsc, v sandbox.Variant) string {
-	n := r.name + "/" + v.Platform + "/" + v.Network
-	if v.DirectFS != "default" {
-		n += "/directfs=" + v.DirectFS
-	}
-	return n
+	return harnesslib.VariantName(r.runsc(), v)
+}
+
+func (r namedRunsc) runsc() harnesslib.Runsc {
+	return harnesslib.Runsc{Name: r.name, Kind: r.kind, Path: r.path}
 }
 
 func runRun(ctx context.Context, args []string) error {
@@ -215,291 +209,56 @@ func runRun(ctx context.Context, args []string) error {
 }
 
 // addBuiltRunsc builds (or takes from the cache) stock and patched runsc
-// for c.gvisor and adds them to c.runtimes as "stock" and "patched".
+// for c.gvisor, each booted, and adds them to c.runtimes as "stock" and
+// "patched".
 func addBuiltRunsc(ctx context.Context, c *runConfig) error {
 	ser, _, err := c.sets.load()
 	if err != nil {
 		return err
 	}
-	boot, err := bootCheck(ctx, c.cache)
-	if err != nil {
+	if err := sandbox.CheckRoot(); err != nil {
 		return err
 	}
 	v, err := resolveVersion(ctx, c.gvisor, os.Stderr)
 	if err != nil {
 		return err
 	}
-	res, err := build.Build(ctx, build.Options{
-		Version: v.Version, Series: ser, Sets: c.sets.setList(), CacheDir: c.cache, Progress: os.Stderr, Boot: boot,
+	res, err := harnesslib.Build(ctx, harnesslib.BuildOptions{
+		Version: v.Version, Series: ser, Sets: c.sets.setList(), Cache: c.cache, Log: os.Stderr,
 	})
 	if err != nil {
 		return err
 	}
-	c.runtimes = append(c.runtimes,
-		namedRunsc{name: "stock", kind: report.Stock, path: res.Stock.Path},
-		namedRunsc{name: "patched", kind: report.Patched, path: res.Patched.Path})
+	for _, r := range harnesslib.Runscs(res) {
+		c.runtimes = append(c.runtimes, namedRunsc{name: r.Name, kind: r.Kind, path: r.Path})
+	}
 	fmt.Fprintf(os.Stderr, "stock   runsc %s: %s\npatched runsc %s: %s\n", res.Stock.Stamp, res.Stock.Path, res.Patched.Stamp, res.Patched.Path)
 	return nil
 }
 
-// runGuests runs the configured guests natively and under every runsc
-// variant, writes the reports into c.out and returns the comparison. It
-// fails only when the runs could not be made; divergences are in the
-// document.
-func runGuests(ctx context.Context, c *runConfig) (_ *report.Document, retErr error) {
-	var err error
+// runGuests builds the runsc of c.gvisor if asked, then runs the
+// configured guests through harnesslib.Run.
+func runGuests(ctx context.Context, c *runConfig) (*report.Document, error) {
 	if c.gvisor != "" {
-		if err := sandbox.CheckRoot(); err != nil {
-			return nil, err
-		}
 		if err := addBuiltRunsc(ctx, c); err != nil {
 			return nil, err
 		}
 	}
-	var expected []report.Expected
-	if c.expected != "" {
-		if expected, err = report.LoadExpected(c.expected); err != nil {
-			return nil, err
-		}
+	o := harnesslib.Options{
+		Guests: c.guests, GuestArgs: c.guestArgs, Variants: c.variants, Timeout: c.timeout,
+		Out: c.out, State: c.state, Debug: c.debug, Log: os.Stderr, Stdout: os.Stdout,
 	}
-	if !c.native {
-		if err := sandbox.CheckRoot(); err != nil {
-			return nil, err
-		}
+	if c.native {
+		o.Variants = nil
 	}
-	repo, err := guests.RepoRoot(".")
-	if err != nil {
-		return nil, err
-	}
-	if c.out == "" {
-		c.out = filepath.Join(repo, "out", "run-"+time.Now().Format("20060102-150405"))
-	}
-	if c.out, err = filepath.Abs(c.out); err != nil {
-		return nil, err
-	}
-	if err := os.MkdirAll(c.out, 0o755); err != nil {
-		return nil, err
-	}
-
-	builder := &guests.Builder{RepoRoot: repo, OutDir: filepath.Join(repo, "out", "guests"), Log: os.Stderr}
-	bins := map[string]string{}
-	known := map[string]guests.Guest{}
-	for _, name := range c.guests {
-		g, err := guests.Lookup(name)
-		if err != nil {
-			return nil, err
-		}
-		known[name] = g
-		if bins[name], err = builder.Build(ctx, g); err != nil {
-			return nil, err
-		}
-	}
-
-	// One private state root per runsc binary, in a state base locked by
-	// this run, cleaned up at the end; a run killed before that is cleaned
-	// up by the next one's sweep.
-	runtimes := map[string]sandbox.Runtime{}
-	if len(c.runtimes) > 0 {
-		sb, err := openStateBase(c.state)
-		if err != nil {
-			return nil, err
-		}
-		// A sandbox that could not be cleaned up fails the run, even one
-		// whose guests all passed.
-		defer func() {
-			if err := sb.Close(); err != nil {
-				fmt.Fprintf(os.Stderr, "runsc-harness run: cleanup of %s: %v\n", sb.Dir, err)
-				if retErr == nil {
-					retErr = err
-				}
-			}
-		}()
-		for _, r := range c.runtimes {
-			if runtimes[r.name], err = sb.Runtime(r.name, r.path); err != nil {
-				return nil, err
-			}
-		}
-	}
-
-	var variants []report.Variant
 	for _, r := range c.runtimes {
-		for _, v := range c.variants {
-			variants = append(variants, report.Variant{
-				Name: variantName(r, v), Kind: r.kind, Runsc: r.path,
-				Platform: v.Platform, Network: v.Network, DirectFS: v.DirectFS,
-			})
-		}
+		o.Runscs = append(o.Runscs, r.runsc())
 	}
-
-	var runs []report.Run
-	for _, name := range c.guests {
-		if ctx.Err() != nil {
-			break
-		}
-		logRoot := filepath.Join(c.out, "logs", name)
-		g := known[name]
-		native := sandbox.NativeOptions{
-			Binary: bins[name], Args: c.guestArgs, LogDir: filepath.Join(logRoot, "native"), Timeout: c.timeout,
-			Namespaces: g.Namespaces,
-		}
-		hd, err := newHostDir(c.out, name, "native", g)
-		if err != nil {
+	if c.expected != "" {
+		var err error
+		if o.Expected, err = report.LoadExpected(c.expected); err != nil {
 			return nil, err
 		}
-		native.Env = hd.env(hd.dir)
-		res, err := sandbox.Native(ctx, native)
-		if err == nil {
-			err = hd.remove()
-		}
-		if err != nil {
-			return nil, err
-		}
-		runs = append(runs, toRun(name, report.NativeVariant, c.guestArgs, res))
-		for _, r := range c.runtimes {
-			for _, v := range c.variants {
-				if ctx.Err() != nil {
-					break
-				}
-				vname := variantName(r, v)
-				vfile := strings.ReplaceAll(vname, "/", "_")
-				hd, err := newHostDir(c.out, name, vfile, g)
-				if err != nil {
-					return nil, err
-				}
-				opts := oci.Options{Binary: bins[name], Args: c.guestArgs, HostNetwork: v.Network == "host", ExtraCaps: g.Caps}
-				bundleDir := filepath.Join(c.out, "bundles", name)
-				if v.Network == "host" {
-					bundleDir += "-hostnet"
-				}
-				var flags []string
-				if hd.dir != "" {
-					// The bundle names this run's host directory.
-					bundleDir = filepath.Join(c.out, "bundles", name+"-"+vfile)
-					opts.Env = hd.env(guests.HostDirMount)
-					opts.Binds = []oci.Bind{{Source: hd.dir, Destination: guests.HostDirMount}}
-					flags = guests.HostFIFORunscFlags
-				}
-				if _, err := os.Stat(bundleDir); errors.Is(err, os.ErrNotExist) {
-					if _, err := oci.Write(bundleDir, opts); err != nil {
-						return nil, err
-					}
-				}
-				res, err := sandbox.Run(ctx, sandbox.RunOptions{
-					Runsc: r.path, StateRoot: runtimes[r.name].StateRoot, Variant: v, Bundle: bundleDir,
-					LogDir:  filepath.Join(logRoot, vfile),
-					Debug:   c.debug,
-					Flags:   flags,
-					Timeout: c.timeout,
-				})
-				if err == nil {
-					err = hd.remove()
-				}
-				if err != nil {
-					return nil, fmt.Errorf("%s under %s: %w", name, vname, err)
-				}
-				runs = append(runs, toRun(name, vname, c.guestArgs, res))
-			}
-		}
 	}
-
-	d, err := report.Compare(variants, runs, expected)
-	if err != nil {
-		return nil, err
-	}
-	if err := writeReports(d, c.out); err != nil {
-		return nil, err
-	}
-	if err := ctx.Err(); err != nil {
-		return d, fmt.Errorf("interrupted; partial reports in %s: %w", c.out, err)
-	}
-	return d, nil
-}
-
-// openStateBase sweeps the state bases of harness runs that died, then
-// locks dir as this run's state base (a fresh temporary one when empty).
-func openStateBase(dir string) (*sandbox.StateBase, error) {
-	swept, err := sandbox.Sweep("", os.Stderr)
-	for _, s := range swept {
-		fmt.Fprintf(os.Stderr, "removed the state of a harness run that died: %s\n", s)
-	}
-	if err != nil {
-		fmt.Fprintf(os.Stderr, "warning: sweeping old state: %v\n", err)
-	}
-	if dir == "" {
-		return sandbox.NewStateBase("")
-	}
-	return sandbox.OpenStateBase(dir, os.Stderr)
-}
-
-// toRun turns a sandbox result into a report run, reading the guest's
-// report from its stdout.
-func toRun(guest, variant string, args []string, res *sandbox.Result) report.Run {
-	r := report.Run{
-		Guest: guest, Variant: variant, Args: args, ExitCode: res.ExitCode,
-		LogDir: res.LogDir, DurationMS: res.Duration.Milliseconds(),
-	}
-	status := "ok"
-	if f := res.Failure(); f != "" {
-		r.Failure, status = f, "FAILED: "+f
-	} else if rep, err := guestio.Read(bytes.NewReader(res.Stdout)); err != nil {
-		r.Failure = fmt.Sprintf("no report on stdout (%v); exit status %d; logs in %s; last output: %s",
-			err, res.ExitCode, res.LogDir, res.LastOutput(400))
-		status = "FAILED: " + r.Failure
-	} else {
-		r.Report = rep
-		if res.ExitCode != 0 {
-			status = fmt.Sprintf("ok (report printed, exit status %d)", res.ExitCode)
-		}
-	}
-	fmt.Fprintf(os.Stderr, "%s under %s: %s (%v)\n", guest, variant, status, res.Duration.Round(time.Millisecond))
-	return r
-}
-
-// hostDir is the fresh host directory, holding a FIFO made on the host,
-// that one run of a guest with Guest.HostFIFOEnv gets; dir is "" for other
-// guests.
-type hostDir struct {
-	dir    string
-	envVar string
-}
-
-// newHostDir makes OUT/hostdirs/GUEST/RUN and the FIFO in it for guest g,
-// if g asks for one. The directory must not exist yet: each run starts
-// afresh.
-func newHostDir(out, guest, run string, g guests.Guest) (hostDir, error) {
-	if g.HostFIFOEnv == "" {
-		return hostDir{}, nil
-	}
-	dir, err := filepath.Abs(filepath.Join(out, "hostdirs", guest, run))
-	if err != nil {
-		return hostDir{}, err
-	}
-	if err := os.MkdirAll(filepath.Dir(dir), 0o755); err != nil {
-		return hostDir{}, err
-	}
-	if err := os.Mkdir(dir, 0o755); err != nil {
-		return hostDir{}, fmt.Errorf("host directory for %s: %w", guest, err)
-	}
-	if err := unix.Mkfifo(filepath.Join(dir, guests.HostFIFOName), 0o600); err != nil {
-		os.RemoveAll(dir)
-		return hostDir{}, fmt.Errorf("host FIFO for %s: %w", guest, err)
-	}
-	return hostDir{dir: dir, envVar: g.HostFIFOEnv}, nil
-}
-
-// env returns the guest's environment entry naming the FIFO as the guest
-// sees it, in directory dir, or nothing.
-func (h hostDir) env(dir string) []string {
-	if h.dir == "" {
-		return nil
-	}
-	return []string{h.envVar + "=" + filepath.Join(dir, guests.HostFIFOName)}
-}
-
-// remove deletes the directory and its FIFO after the run.
-func (h hostDir) remove() error {
-	if h.dir == "" {
-		return nil
-	}
-	return os.RemoveAll(h.dir)
+	return harnesslib.Run(ctx, o)
 }

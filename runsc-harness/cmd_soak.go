@@ -16,6 +16,7 @@ import (
 
 	"github.com/restartsys/restartsys/runsc-harness/internal/build"
 	"github.com/restartsys/restartsys/runsc-harness/internal/guests"
+	harnesslib "github.com/restartsys/restartsys/runsc-harness/internal/harness"
 	"github.com/restartsys/restartsys/runsc-harness/internal/oci"
 	"github.com/restartsys/restartsys/runsc-harness/internal/sandbox"
 	"github.com/restartsys/restartsys/syscalltests/guestio"
@@ -143,7 +144,7 @@ func runSoak(ctx context.Context, args []string) error {
 		return err
 	}
 
-	sb, err := openStateBase("")
+	sb, err := harnesslib.OpenStateBase("", os.Stderr)
 	if err != nil {
 		return err
 	}

@@ -11,6 +11,7 @@ import (
 	"github.com/restartsys/restartsys/runsc-harness/internal/build"
 	"github.com/restartsys/restartsys/runsc-harness/internal/guests"
 	"github.com/restartsys/restartsys/runsc-harness/internal/gvisor"
+	harnesslib "github.com/restartsys/restartsys/runsc-harness/internal/harness"
 	"github.com/restartsys/restartsys/runsc-harness/internal/report"
 	"github.com/restartsys/restartsys/runsc-harness/internal/sandbox"
 	"github.com/restartsys/restartsys/runsc-harness/internal/series"
@@ -126,6 +127,7 @@ func verifyOne(ctx context.Context, v gvisor.Version, ser *series.Series, c *run
 	res, err := build.Build(ctx, build.Options{
 		Version: v.Version, Series: ser, Sets: c.sets.setList(), CacheDir: c.cache, Progress: os.Stderr, Boot: boot,
 	})
+	runscs := harnesslib.Runscs(res)
 	if err != nil {
 		rec.Error = err.Error()
 		return rec
@@ -134,15 +136,10 @@ func verifyOne(ctx context.Context, v gvisor.Version, ser *series.Series, c *run
 	rec.SeriesID, rec.StockBoot, rec.PatchedBoot = res.SeriesID, res.Stock.Booted, res.Patched.Booted
 	rec.NeedsCompat = res.StockSeriesID != ""
 	out := filepath.Join(c.out, v.Date())
-	storm := &runConfig{
-		guests: []string{"storm"}, variants: c.variants, timeout: stormTimeout, guestArgs: stormArgs,
-		out: filepath.Join(out, "storm"),
-		runtimes: runtimeFlag{
-			{name: "stock", kind: report.Stock, path: res.Stock.Path},
-			{name: "patched", kind: report.Patched, path: res.Patched.Path},
-		},
-	}
-	doc, err := runGuests(ctx, storm)
+	doc, err := harnesslib.Run(ctx, harnesslib.Options{
+		Guests: []string{"storm"}, GuestArgs: stormArgs, Runscs: runscs, Variants: c.variants,
+		Timeout: stormTimeout, Out: filepath.Join(out, "storm"), Log: os.Stderr,
+	})
 	if err != nil {
 		rec.Error = "storm: " + err.Error()
 		return rec
@@ -151,13 +148,16 @@ func verifyOne(ctx context.Context, v gvisor.Version, ser *series.Series, c *run
 	if !withMatrix {
 		return rec
 	}
-	matrix := &runConfig{
-		guests: []string{"matrix"}, variants: c.variants, timeout: 3 * time.Minute, expected: expected,
-		out:      filepath.Join(out, "matrix"),
-		runtimes: runtimeFlag{{name: "patched", kind: report.Patched, path: res.Patched.Path}},
-	}
 	rec.Matrix = &matrixRecord{}
-	doc, err = runGuests(ctx, matrix)
+	exp, err := report.LoadExpected(expected)
+	if err != nil {
+		rec.Matrix.Failure = err.Error()
+		return rec
+	}
+	doc, err = harnesslib.Run(ctx, harnesslib.Options{
+		Guests: []string{"matrix"}, Runscs: runscs[1:], Variants: c.variants, Expected: exp,
+		Timeout: 3 * time.Minute, Out: filepath.Join(out, "matrix"), Log: os.Stderr,
+	})
 	if err != nil {
 		rec.Matrix.Failure = err.Error()
 		return rec

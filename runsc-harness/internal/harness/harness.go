@@ -1,0 +1,294 @@
+// Package harness is the run loop of runsc-harness, free of flags: it runs
+// guest programs natively and under each runsc binary × variant, compares
+// every runsc run with the native one (report.Compare), and writes the
+// reports. The commands (run, verify, docs, soak, e2e, bench) fill an
+// Options and call Run; none keeps a loop of its own.
+package harness
+
+import (
+	"bytes"
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"path/filepath"
+	"strings"
+	"time"
+
+	"github.com/restartsys/restartsys/runsc-harness/internal/guests"
+	"github.com/restartsys/restartsys/runsc-harness/internal/oci"
+	"github.com/restartsys/restartsys/runsc-harness/internal/report"
+	"github.com/restartsys/restartsys/runsc-harness/internal/sandbox"
+	"github.com/restartsys/restartsys/syscalltests/guestio"
+)
+
+// Runsc is one runsc binary that guests run under.
+type Runsc struct {
+	// Name names it in variant names ("stock", "patched-v2").
+	Name string
+	// Kind says whether it is a stock or a patched runsc.
+	Kind report.Kind
+	// Path is the binary.
+	Path string
+}
+
+// Options say what Run runs.
+type Options struct {
+	// Guests are guest names (guests.Lookup), run in order.
+	Guests []string
+	// GuestArgs follow argv[0] of every guest (with a single guest).
+	GuestArgs []string
+	// Runscs are the runsc binaries; with none, guests run natively only.
+	Runscs []Runsc
+	// Variants are the runsc configurations each binary runs under.
+	Variants []sandbox.Variant
+	// Timeout is the deadline of each run; a guest still running then is
+	// killed and reported as a failure.
+	Timeout time.Duration
+	// Out receives the reports and logs; it is made if missing.
+	Out string
+	// State is the private runsc state base; a fresh temporary one when
+	// empty.
+	State string
+	// Expected are divergences that do not count as problems.
+	Expected []report.Expected
+	// Debug passes --debug to runsc.
+	Debug bool
+	// RepoRoot is the repository whose guests are built; found from the
+	// working directory when empty.
+	RepoRoot string
+	// Log receives progress lines; Stdout the Markdown report. Nil
+	// discards.
+	Log, Stdout io.Writer
+}
+
+// VariantName names a runsc × variant: NAME/PLATFORM/NETWORK, with
+// /directfs=X when not the default.
+func VariantName(r Runsc, v sandbox.Variant) string {
+	n := r.Name + "/" + v.Platform + "/" + v.Network
+	if v.DirectFS != "default" {
+		n += "/directfs=" + v.DirectFS
+	}
+	return n
+}
+
+// Run runs o.Guests natively and under every runsc × variant, compares,
+// writes report.json, junit.xml and report.md into o.Out, and returns the
+// comparison. It fails only when the runs could not be made, or a sandbox
+// could not be cleaned up; divergences are in the document.
+func Run(ctx context.Context, o Options) (_ *report.Document, retErr error) {
+	log, stdout := orDiscard(o.Log), orDiscard(o.Stdout)
+	if len(o.Runscs) > 0 {
+		if err := sandbox.CheckRoot(); err != nil {
+			return nil, err
+		}
+	}
+	repo := o.RepoRoot
+	if repo == "" {
+		var err error
+		if repo, err = guests.RepoRoot("."); err != nil {
+			return nil, err
+		}
+	}
+	if o.Out == "" {
+		o.Out = filepath.Join(repo, "out", "run-"+time.Now().Format("20060102-150405"))
+	}
+	out, err := filepath.Abs(o.Out)
+	if err != nil {
+		return nil, err
+	}
+	if err := os.MkdirAll(out, 0o755); err != nil {
+		return nil, err
+	}
+	builder := &guests.Builder{RepoRoot: repo, OutDir: filepath.Join(repo, "out", "guests"), Log: log}
+	bins := map[string]string{}
+	known := map[string]guests.Guest{}
+	for _, name := range o.Guests {
+		g, err := guests.Lookup(name)
+		if err != nil {
+			return nil, err
+		}
+		known[name] = g
+		if bins[name], err = builder.Build(ctx, g); err != nil {
+			return nil, err
+		}
+	}
+
+	// One private state root per runsc binary, in a state base locked by
+	// this run, cleaned up at the end; a run killed before that is cleaned
+	// up by the next one's sweep.
+	roots := map[string]string{}
+	if len(o.Runscs) > 0 {
+		sb, err := OpenStateBase(o.State, log)
+		if err != nil {
+			return nil, err
+		}
+		// A sandbox that could not be cleaned up fails the run, even one
+		// whose guests all passed.
+		defer func() {
+			if err := sb.Close(); err != nil {
+				fmt.Fprintf(log, "cleanup of %s: %v\n", sb.Dir, err)
+				if retErr == nil {
+					retErr = err
+				}
+			}
+		}()
+		for _, r := range o.Runscs {
+			rt, err := sb.Runtime(r.Name, r.Path)
+			if err != nil {
+				return nil, err
+			}
+			roots[r.Name] = rt.StateRoot
+		}
+	}
+
+	var variants []report.Variant
+	for _, r := range o.Runscs {
+		for _, v := range o.Variants {
+			variants = append(variants, report.Variant{
+				Name: VariantName(r, v), Kind: r.Kind, Runsc: r.Path,
+				Platform: v.Platform, Network: v.Network, DirectFS: v.DirectFS,
+			})
+		}
+	}
+	var runs []report.Run
+	for _, name := range o.Guests {
+		if ctx.Err() != nil {
+			break
+		}
+		g := known[name]
+		logRoot := filepath.Join(out, "logs", name)
+		res, err := runNative(ctx, o, out, g, bins[name], filepath.Join(logRoot, "native"))
+		if err != nil {
+			return nil, err
+		}
+		runs = append(runs, ToRun(name, report.NativeVariant, o.GuestArgs, res, log))
+		for _, r := range o.Runscs {
+			for _, v := range o.Variants {
+				if ctx.Err() != nil {
+					break
+				}
+				vname := VariantName(r, v)
+				res, err := runUnder(ctx, o, out, g, bins[name], r, roots[r.Name], v, filepath.Join(logRoot, strings.ReplaceAll(vname, "/", "_")))
+				if err != nil {
+					return nil, fmt.Errorf("%s under %s: %w", name, vname, err)
+				}
+				runs = append(runs, ToRun(name, vname, o.GuestArgs, res, log))
+			}
+		}
+	}
+
+	d, err := report.Compare(variants, runs, o.Expected)
+	if err != nil {
+		return nil, err
+	}
+	if err := WriteReports(d, out, stdout, log); err != nil {
+		return nil, err
+	}
+	if err := ctx.Err(); err != nil {
+		return d, fmt.Errorf("interrupted; partial reports in %s: %w", out, err)
+	}
+	return d, nil
+}
+
+// runNative runs guest g natively, with a fresh host directory if it takes
+// a host FIFO.
+func runNative(ctx context.Context, o Options, out string, g guests.Guest, bin, logDir string) (*sandbox.Result, error) {
+	hd, err := newHostDir(out, g.Name, "native", g)
+	if err != nil {
+		return nil, err
+	}
+	res, err := sandbox.Native(ctx, sandbox.NativeOptions{
+		Binary: bin, Args: o.GuestArgs, Env: hd.env(hd.dir), LogDir: logDir, Timeout: o.Timeout,
+		Namespaces: g.Namespaces,
+	})
+	if err == nil {
+		err = hd.remove()
+	}
+	return res, err
+}
+
+// runUnder runs guest g under runsc r in variant v, from a bundle made once
+// per guest (and per host directory, for a guest with a host FIFO).
+func runUnder(ctx context.Context, o Options, out string, g guests.Guest, bin string, r Runsc, root string, v sandbox.Variant, logDir string) (*sandbox.Result, error) {
+	vfile := filepath.Base(logDir)
+	hd, err := newHostDir(out, g.Name, vfile, g)
+	if err != nil {
+		return nil, err
+	}
+	opts := oci.Options{Binary: bin, Args: o.GuestArgs, HostNetwork: v.Network == "host", ExtraCaps: g.Caps}
+	bundleDir := filepath.Join(out, "bundles", g.Name)
+	if v.Network == "host" {
+		bundleDir += "-hostnet"
+	}
+	var flags []string
+	if hd.dir != "" {
+		// The bundle names this run's host directory.
+		bundleDir = filepath.Join(out, "bundles", g.Name+"-"+vfile)
+		opts.Env = hd.env(guests.HostDirMount)
+		opts.Binds = []oci.Bind{{Source: hd.dir, Destination: guests.HostDirMount}}
+		flags = guests.HostFIFORunscFlags
+	}
+	if _, err := os.Stat(bundleDir); errors.Is(err, os.ErrNotExist) {
+		if _, err := oci.Write(bundleDir, opts); err != nil {
+			return nil, err
+		}
+	}
+	res, err := sandbox.Run(ctx, sandbox.RunOptions{
+		Runsc: r.Path, StateRoot: root, Variant: v, Bundle: bundleDir,
+		LogDir: logDir, Debug: o.Debug, Flags: flags, Timeout: o.Timeout,
+	})
+	if err == nil {
+		err = hd.remove()
+	}
+	return res, err
+}
+
+// OpenStateBase sweeps the state bases of harness runs that died, then
+// locks dir as this run's state base (a fresh temporary one when empty).
+func OpenStateBase(dir string, log io.Writer) (*sandbox.StateBase, error) {
+	log = orDiscard(log)
+	swept, err := sandbox.Sweep("", log)
+	for _, s := range swept {
+		fmt.Fprintf(log, "removed the state of a harness run that died: %s\n", s)
+	}
+	if err != nil {
+		fmt.Fprintf(log, "warning: sweeping old state: %v\n", err)
+	}
+	if dir == "" {
+		return sandbox.NewStateBase("")
+	}
+	return sandbox.OpenStateBase(dir, log)
+}
+
+// ToRun turns a sandbox result into a report run, reading the guest's
+// report from its stdout, and says on log how the run went.
+func ToRun(guest, variant string, args []string, res *sandbox.Result, log io.Writer) report.Run {
+	r := report.Run{
+		Guest: guest, Variant: variant, Args: args, ExitCode: res.ExitCode,
+		LogDir: res.LogDir, DurationMS: res.Duration.Milliseconds(),
+	}
+	status := "ok"
+	if f := res.Failure(); f != "" {
+		r.Failure, status = f, "FAILED: "+f
+	} else if rep, err := guestio.Read(bytes.NewReader(res.Stdout)); err != nil {
+		r.Failure = fmt.Sprintf("no report on stdout (%v); exit status %d; logs in %s; last output: %s",
+			err, res.ExitCode, res.LogDir, res.LastOutput(400))
+		status = "FAILED: " + r.Failure
+	} else {
+		r.Report = rep
+		if res.ExitCode != 0 {
+			status = fmt.Sprintf("ok (report printed, exit status %d)", res.ExitCode)
+		}
+	}
+	fmt.Fprintf(orDiscard(log), "%s under %s: %s (%v)\n", guest, variant, status, res.Duration.Round(time.Millisecond))
+	return r
+}
+
+func orDiscard(w io.Writer) io.Writer {
+	if w == nil {
+		return io.Discard
+	}
+	return w
+}
