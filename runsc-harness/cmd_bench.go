@@ -4,7 +4,6 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
-	"errors"
 	"flag"
 	"fmt"
 	"io"
@@ -305,14 +304,23 @@ func runBench(ctx context.Context, args []string) error {
 		case "overhead", "detect", "matrix", "build":
 			c.skip[s] = true
 		default:
-			return fmt.Errorf("--skip: unknown section %q (want overhead, detect, matrix, build)", s)
+			return usagef("--skip: unknown section %q (want overhead, detect, matrix, build)", s)
 		}
 	}
 	if c.rounds < 1 || c.reps < 1 || c.reps > 64 || c.ms < 1 || c.wakes < 1 || c.wakes > 4096 || c.trials < 1 {
-		return errors.New("--rounds, --ms and --trials must be positive, --reps in 1..64, --wakes in 1..4096")
+		return usagef("--rounds, --ms and --trials must be positive, --reps in 1..64, --wakes in 1..4096")
 	}
 	v := sandbox.Variant{Platform: c.platform, Network: "none", DirectFS: "default"}
 	if err := v.Validate(); err != nil {
+		return usagef("--platform: %v", err)
+	}
+	if err := checkGVisorSpec("gvisor", c.gvisor, false); err != nil {
+		return err
+	}
+	if err := checkGVisorSpec("fifo-gvisor", c.fifoGVisor, false); err != nil {
+		return err
+	}
+	if _, _, err := c.sets.load(); err != nil {
 		return err
 	}
 	if err := sandbox.CheckRoot(); err != nil {

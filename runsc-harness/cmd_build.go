@@ -31,7 +31,7 @@ func runBuild(ctx context.Context, args []string) error {
 	var sf seriesFlags
 	sf.register(fs)
 	fs.Usage = func() {
-		fmt.Fprintf(os.Stderr, "usage: runsc-harness build [--gvisor V] [--out DIR] [--sets core,parity]\n\n")
+		fmt.Fprintf(fs.Output(), "usage: runsc-harness build [--gvisor V] [--out DIR] [--sets core,parity] [--skip-tests] [--json]\n\n")
 		fs.PrintDefaults()
 	}
 	if err := parseFlags(fs, args); err != nil {
@@ -41,16 +41,19 @@ func runBuild(ctx context.Context, args []string) error {
 	if err != nil {
 		return err
 	}
+	if err := checkGVisorSpec("gvisor", *gv, false); err != nil {
+		return err
+	}
 	if *out != "" {
 		if err := checkOutDir(*out); err != nil {
-			return err
+			return usageError{err}
 		}
 	}
-	boot, err := bootCheck(ctx, *cache)
+	v, err := resolveVersion(ctx, *gv, os.Stderr)
 	if err != nil {
 		return err
 	}
-	v, err := resolveVersion(ctx, *gv, os.Stderr)
+	boot, err := bootCheck(ctx, *cache)
 	if err != nil {
 		return err
 	}

@@ -46,8 +46,17 @@ func runCheck(ctx context.Context, args []string) error {
 	jsonOut := fs.Bool("json", false, "print JSON")
 	var sf seriesFlags
 	sf.register(fs)
+	fs.Usage = func() {
+		fmt.Fprintf(fs.Output(), "usage: runsc-harness check [--gvisor V|all] [--sets S] [--test] [--json]\n\n")
+		fs.PrintDefaults()
+	}
 	if err := parseFlags(fs, args); err != nil {
 		return err
+	}
+	if *gv != "all" {
+		if err := checkGVisorSpec("gvisor", *gv, false); err != nil {
+			return err
+		}
 	}
 	ser, sel, err := sf.load()
 	if err != nil {
@@ -66,7 +75,8 @@ func runCheck(ctx context.Context, args []string) error {
 	}
 	var rows []checkRow
 	bad := 0
-	for _, v := range vs {
+	for i, v := range vs {
+		fmt.Fprintf(os.Stderr, "[%d/%d] %s@%s: downloading (once; then from the module cache) and applying the series\n", i+1, len(vs), gvisor.ModulePath, v.Version)
 		row, err := checkOne(ctx, ser, sel, v, *test)
 		if err != nil {
 			return err

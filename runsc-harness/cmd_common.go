@@ -2,8 +2,8 @@ package main
 
 import (
 	"context"
+	"errors"
 	"flag"
-	"fmt"
 	"io"
 	"os"
 	"strings"
@@ -45,7 +45,7 @@ func (s *seriesFlags) load() (*series.Series, []*series.Patch, error) {
 	}
 	sel, err := ser.Select(s.setList())
 	if err != nil {
-		return nil, nil, err
+		return nil, nil, usagef("--sets: %v", err)
 	}
 	return ser, series.WithBaseline(ser.BaselinePatches(), sel), nil
 }
@@ -71,15 +71,51 @@ func resolveVersion(ctx context.Context, spec string, w io.Writer) (gvisor.Versi
 }
 
 // parseFlags parses args with fs, rejecting stray positional arguments.
+// Asked for help, it prints fs's usage on stdout and returns errHelp; on a
+// parse error (unknown flag, bad value) it returns a usageError naming the
+// flag, printed once by main.
 func parseFlags(fs *flag.FlagSet, args []string) error {
-	fs.SetOutput(os.Stderr)
-	if err := fs.Parse(args); err != nil {
+	if err := parseFlagsArgs(fs, args); err != nil {
 		return err
 	}
 	if fs.NArg() > 0 {
-		fmt.Fprintf(os.Stderr, "unexpected arguments: %s\n", strings.Join(fs.Args(), " "))
+		return usagef("unexpected argument(s): %s", strings.Join(fs.Args(), " "))
+	}
+	return nil
+}
+
+// parseFlagsArgs is parseFlags for a command that takes positional
+// arguments after its flags.
+func parseFlagsArgs(fs *flag.FlagSet, args []string) error {
+	fs.SetOutput(io.Discard)
+	err := fs.Parse(args)
+	fs.SetOutput(os.Stderr)
+	switch {
+	case errors.Is(err, flag.ErrHelp):
+		fs.SetOutput(os.Stdout)
 		fs.Usage()
-		return errUsage
+		return errHelp
+	case err != nil:
+		return usageError{err}
+	}
+	return nil
+}
+
+// checkGVisorSpec rejects, before anything is listed or downloaded, a
+// --gvisor value that is neither a module version, a date (YYYY-MM-DD) nor
+// "latest" (nor "all" or a comma-separated list where allowMany).
+func checkGVisorSpec(flagName, spec string, allowMany bool) error {
+	specs := []string{spec}
+	if allowMany {
+		if spec == "all" {
+			return nil
+		}
+		specs = strings.Split(spec, ",")
+	}
+	for _, s := range specs {
+		if err := gvisor.CheckSpec(strings.TrimSpace(s)); err != nil {
+			return usagef("--%s: %v", flagName, err)
+		}
 	}
 	return nil
 }

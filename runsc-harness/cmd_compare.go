@@ -30,12 +30,11 @@ func runCompare(ctx context.Context, args []string) error {
 		fmt.Fprintf(fs.Output(), "usage: runsc-harness compare --in DIR/report.json [--expected FILE] [--out DIR]\n\n")
 		fs.PrintDefaults()
 	}
-	if err := fs.Parse(args); err != nil {
+	if err := parseFlags(fs, args); err != nil {
 		return err
 	}
-	if *in == "" || fs.NArg() > 0 {
-		fs.Usage()
-		return errUsage
+	if *in == "" {
+		return usagef("--in is required")
 	}
 	if *out == "" {
 		*out = filepath.Dir(*in)

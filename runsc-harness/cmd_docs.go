@@ -72,8 +72,20 @@ func runDocs(ctx context.Context, args []string) error {
 	cache := fs.String("cache", build.DefaultCacheDir(), "build cache directory, with --storm")
 	var sf seriesFlags
 	sf.register(fs)
+	fs.Usage = func() {
+		fmt.Fprintf(fs.Output(), "usage: runsc-harness docs [--check] [--storm none|all|V1,V2] [--duration D] [--dir DIR]\n\n")
+		fs.PrintDefaults()
+	}
 	if err := parseFlags(fs, args); err != nil {
 		return err
+	}
+	if *storm != "none" {
+		if err := checkGVisorSpec("storm", *storm, true); err != nil {
+			return err
+		}
+		if *check {
+			return usagef("--check re-renders recorded runs; it does not take --storm")
+		}
 	}
 	if _, _, err := sf.load(); err != nil {
 		return err

@@ -43,7 +43,11 @@ type e2eConfig struct {
 
 func parseE2EFlags(args []string) (*e2eConfig, error) {
 	if len(args) == 0 || args[0] != "runc" {
-		return nil, errors.New(`want "e2e runc [flags]" (runc is the only end-to-end client so far)`)
+		if len(args) > 0 && (args[0] == "-h" || args[0] == "--help" || args[0] == "-help") {
+			fmt.Println("usage: runsc-harness e2e runc [flags]\n\nRun 'runsc-harness e2e runc --help' for the flags of the runc client.")
+			return nil, errHelp
+		}
+		return nil, usagef(`want "e2e runc [flags]" (runc is the only end-to-end client so far)`)
 	}
 	fs := flag.NewFlagSet("e2e runc", flag.ContinueOnError)
 	c := &e2eConfig{}
@@ -105,17 +109,24 @@ func parseE2EFlags(args []string) (*e2eConfig, error) {
 	if len(c.run.runtimes) == 0 && c.run.gvisor == "" {
 		return nil, errors.New("no --gvisor V or --runsc NAME=PATH given")
 	}
+	if c.run.gvisor != "" {
+		if err := checkGVisorSpec("gvisor", c.run.gvisor, false); err != nil {
+			return nil, err
+		}
+	}
+	if _, _, err := c.run.sets.load(); err != nil {
+		return nil, err
+	}
 	return c, nil
 }
 
 func runE2E(ctx context.Context, args []string) error {
 	c, err := parseE2EFlags(args)
 	if err != nil {
-		if errors.Is(err, flag.ErrHelp) || errors.Is(err, errUsage) {
+		if errors.Is(err, errHelp) || errors.As(err, new(usageError)) {
 			return err
 		}
-		fmt.Fprintf(os.Stderr, "runsc-harness e2e: %v\n", err)
-		return errUsage
+		return usageError{err}
 	}
 	d, err := e2eRunc(ctx, c)
 	if err != nil {

@@ -129,10 +129,26 @@ func parseRunFlags(args []string) (*runConfig, error) {
 		fmt.Fprintf(fs.Output(), "usage: runsc-harness run [flags] [-- guest args]\n\n")
 		fs.PrintDefaults()
 	}
-	if err := fs.Parse(args); err != nil {
+	if err := parseFlagsArgs(fs, args); err != nil {
 		return nil, err
 	}
 	c.guestArgs = fs.Args()
+	if c.gvisor != "" {
+		if err := checkGVisorSpec("gvisor", c.gvisor, false); err != nil {
+			return nil, err
+		}
+	}
+	if c.gvisor != "" || c.expected != "" {
+		// Inputs are checked before anything is built.
+		if _, _, err := c.sets.load(); err != nil {
+			return nil, err
+		}
+	}
+	if c.expected != "" {
+		if _, err := report.LoadExpected(c.expected); err != nil {
+			return nil, usagef("--expected: %v", err)
+		}
+	}
 	for _, g := range strings.Split(*guest, ",") {
 		switch g = strings.TrimSpace(g); g {
 		case "all":
@@ -195,11 +211,10 @@ func (r namedRunsc) runsc() harnesslib.Runsc {
 func runRun(ctx context.Context, args []string) error {
 	c, err := parseRunFlags(args)
 	if err != nil {
-		if errors.Is(err, flag.ErrHelp) {
+		if errors.Is(err, errHelp) || errors.As(err, new(usageError)) {
 			return err
 		}
-		fmt.Fprintf(os.Stderr, "runsc-harness run: %v\n", err)
-		return errUsage
+		return usageError{err}
 	}
 	d, err := runGuests(ctx, c)
 	if err != nil {

@@ -92,14 +92,20 @@ func runSoak(ctx context.Context, args []string) error {
 	}
 	v := sandbox.Variant{Platform: *platform, Network: "none", DirectFS: "default"}
 	if err := v.Validate(); err != nil {
-		return err
+		return usagef("--platform: %v", err)
 	}
 	cases := map[string]int{"sync-socket": 1, "exec-fifo": 2, "all": 3}[*variant]
 	if cases == 0 {
-		return fmt.Errorf("unknown storm variant %q (want sync-socket, exec-fifo or all)", *variant)
+		return usagef("--variant: unknown storm variant %q (want sync-socket, exec-fifo or all)", *variant)
 	}
 	if *duration <= 0 || *sample <= 0 {
-		return errors.New("--duration and --sample must be positive")
+		return usagef("--duration and --sample must be positive")
+	}
+	if err := checkGVisorSpec("gvisor", c.gvisor, false); err != nil {
+		return err
+	}
+	if _, _, err := c.sets.load(); err != nil {
+		return err
 	}
 	if err := sandbox.CheckRoot(); err != nil {
 		return err

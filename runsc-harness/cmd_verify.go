@@ -43,7 +43,16 @@ func runVerify(ctx context.Context, args []string) error {
 	}
 	v := sandbox.Variant{Platform: *platform, Network: "none", DirectFS: "default"}
 	if err := v.Validate(); err != nil {
+		return usagef("--platform: %v", err)
+	}
+	if err := checkGVisorSpec("gvisor", c.gvisor, true); err != nil {
 		return err
+	}
+	if _, _, err := c.sets.load(); err != nil {
+		return err
+	}
+	if *duration < 0 {
+		return usagef("--duration must not be negative")
 	}
 	c.variants = []sandbox.Variant{v}
 	if *duration > 0 {
@@ -57,8 +66,7 @@ func runVerify(ctx context.Context, args []string) error {
 		return verifyVersions(ctx, c.gvisor, c, *withMatrix, c.guestArgs, c.timeout)
 	}
 	if *withMatrix {
-		fmt.Fprintln(os.Stderr, "runsc-harness verify: --matrix goes with several versions (--gvisor all or a list)")
-		return errUsage
+		return usagef("--matrix goes with several versions (--gvisor all or a list)")
 	}
 	d, err := runGuests(ctx, c)
 	if err != nil {

@@ -32,6 +32,10 @@ func runVersions(ctx context.Context, args []string) error {
 	jsonOut := fs.Bool("json", false, "print JSON")
 	var sf seriesFlags
 	sf.register(fs)
+	fs.Usage = func() {
+		fmt.Fprintf(fs.Output(), "usage: runsc-harness versions [--no-patches] [--sets S] [--json]\n\n")
+		fs.PrintDefaults()
+	}
 	if err := parseFlags(fs, args); err != nil {
 		return err
 	}
@@ -44,9 +48,10 @@ func runVersions(ctx context.Context, args []string) error {
 		return err
 	}
 	rows := make([]versionRow, 0, len(vs))
-	for _, v := range vs {
+	for i, v := range vs {
 		row := versionRow{Version: v}
 		if !*noPatches {
+			fmt.Fprintf(os.Stderr, "[%d/%d] %s@%s (downloaded once, then from the module cache)\n", i+1, len(vs), gvisor.ModulePath, v.Version)
 			mod, err := gvisor.Download(ctx, v.Version)
 			if err != nil {
 				return err

@@ -217,6 +217,9 @@ func parseVersions(raw []string) []Version {
 // a full module version, a date YYYY-MM-DD (the newest snapshot on or
 // before that day, UTC), or "latest".
 func Resolve(vs []Version, spec string) (Version, error) {
+	if err := CheckSpec(strings.TrimSpace(spec)); err != nil {
+		return Version{}, err
+	}
 	if len(vs) == 0 {
 		return Version{}, errors.New("no gVisor versions known")
 	}
@@ -250,4 +253,20 @@ func Resolve(vs []Version, spec string) (Version, error) {
 		return Version{}, fmt.Errorf("no gVisor snapshot on or before %s (the first is %s, %s)", spec, vs[0].Date(), vs[0].Version)
 	}
 	return *best, nil
+}
+
+// CheckSpec reports whether spec has the form Resolve takes: "latest", a
+// module version (v...) or a date (YYYY-MM-DD). It needs no version list,
+// so a command can reject a bad value before it downloads anything.
+func CheckSpec(spec string) error {
+	switch {
+	case spec == "latest":
+		return nil
+	case strings.HasPrefix(spec, "v") && semver.IsValid(spec):
+		return nil
+	}
+	if _, err := time.Parse("2006-01-02", spec); err != nil {
+		return fmt.Errorf("%q is not a module version, a date (YYYY-MM-DD) or \"latest\"", spec)
+	}
+	return nil
 }
