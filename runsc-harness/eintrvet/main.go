@@ -14,6 +14,10 @@
 //
 //	go vet -vettool=$(which eintrvet) ./...
 //
+// A finding is suppressed, with a required reason, by
+// `//eintrvet:ignore PASS[,PASS] REASON` at the end of its line or alone on
+// the line before it (see internal/ignore).
+//
 // The analyzers are exported as intrcompare.Analyzer, unretried.Analyzer and
 // threadns.Analyzer for Bazel nogo or any other driver; they take no flags
 // and neither exports nor imports facts. See README.md.

@@ -61,6 +61,7 @@ import (
 	"golang.org/x/tools/go/analysis/passes/inspect"
 	"golang.org/x/tools/go/ast/inspector"
 
+	"github.com/restartsys/restartsys/runsc-harness/eintrvet/internal/ignore"
 	"github.com/restartsys/restartsys/runsc-harness/eintrvet/internal/intr"
 )
 
@@ -75,6 +76,7 @@ var Analyzer = &analysis.Analyzer{
 }
 
 func run(pass *analysis.Pass) (any, error) {
+	defer ignore.Install(pass)()
 	insp := pass.ResultOf[inspect.Analyzer].(*inspector.Inspector)
 	inLinuxerr := intr.PkgPath(pass.Pkg) == intr.LinuxerrPath
 

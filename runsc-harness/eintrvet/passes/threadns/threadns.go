@@ -48,6 +48,7 @@ import (
 	"golang.org/x/tools/go/analysis/passes/inspect"
 	"golang.org/x/tools/go/ast/inspector"
 
+	"github.com/restartsys/restartsys/runsc-harness/eintrvet/internal/ignore"
 	"github.com/restartsys/restartsys/runsc-harness/eintrvet/internal/intr"
 )
 
@@ -76,6 +77,7 @@ const (
 )
 
 func run(pass *analysis.Pass) (any, error) {
+	defer ignore.Install(pass)()
 	insp := pass.ResultOf[inspect.Analyzer].(*inspector.Inspector)
 	locked := callerLocked(pass, insp)
 	for cur := range insp.Root().Preorder((*ast.FuncDecl)(nil), (*ast.FuncLit)(nil)) {

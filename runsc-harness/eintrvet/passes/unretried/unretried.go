@@ -80,6 +80,7 @@ import (
 	"golang.org/x/tools/go/analysis/passes/inspect"
 	"golang.org/x/tools/go/ast/inspector"
 
+	"github.com/restartsys/restartsys/runsc-harness/eintrvet/internal/ignore"
 	"github.com/restartsys/restartsys/runsc-harness/eintrvet/internal/intr"
 )
 
@@ -124,6 +125,7 @@ const (
 )
 
 func run(pass *analysis.Pass) (any, error) {
+	defer ignore.Install(pass)()
 	insp := pass.ResultOf[inspect.Analyzer].(*inspector.Inspector)
 	// Functions that create FIFOs, for the Open rule.
 	makesFIFO := map[ast.Node]bool{}

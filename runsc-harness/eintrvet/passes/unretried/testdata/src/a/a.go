@@ -193,3 +193,16 @@ func waitChild(pid int) error {
 	_, err := unix.Wait4(pid, nil, 0, nil) // want `unix.Wait4 is not retried`
 	return err
 }
+
+// Suppressed by eintrvet:ignore directives (internal/ignore).
+
+func suppressed(fd int, b []byte) {
+	//eintrvet:ignore unretried deliberate: the caller must see EINTR
+	unix.Read(fd, b)
+	unix.Write(fd, b) //eintrvet:ignore threadns,unretried best effort, 1 byte to a pipe
+	//eintrvet:ignore intrcompare another pass's directive does not suppress this
+	unix.Write(fd, b) // want `error of EINTR-prone unix.Write is discarded`
+	//eintrvet:ignore unretried nothing to suppress here // want `no unretried finding on the line it covers`
+
+	_ = fd
+}
