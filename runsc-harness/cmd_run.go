@@ -155,8 +155,12 @@ func parseRunFlags(args []string) (*runConfig, error) {
 			c.guests = append(c.guests, "storm", "matrix")
 		case "":
 		default:
-			if _, err := guests.Lookup(g); err != nil {
+			gg, err := guests.Lookup(g)
+			if err != nil {
 				return nil, err
+			}
+			if gg.Benchmark {
+				return nil, fmt.Errorf("guest %s is a benchmark with nothing to compare: use runsc-harness bench", g)
 			}
 			c.guests = append(c.guests, g)
 		}

@@ -1,4 +1,4 @@
-package main
+package bench
 
 import (
 	"bytes"
@@ -12,8 +12,11 @@ import (
 	"testing"
 	"time"
 
+	"github.com/restartsys/restartsys/patches"
+	"github.com/restartsys/restartsys/runsc-harness/internal/build"
 	"github.com/restartsys/restartsys/runsc-harness/internal/guests"
 	"github.com/restartsys/restartsys/runsc-harness/internal/sandbox"
+	"github.com/restartsys/restartsys/runsc-harness/internal/series"
 	"github.com/restartsys/restartsys/runsc-harness/internal/testrunsc"
 	"github.com/restartsys/restartsys/syscalltests/guestio"
 )
@@ -136,7 +139,7 @@ func TestBenchDetectStats(t *testing.T) {
 
 func TestBenchTable(t *testing.T) {
 	m := 2.5
-	res := &benchResult{
+	res := &Result{
 		Date: time.Date(2026, 11, 23, 14, 0, 0, 0, time.UTC), CPUs: 2, Platform: "systrap",
 		GVisor: "v0.0.0-20260518063529-209a0ce076a1", Rounds: 6, BenchArgs: []string{"-reps", "5"},
 		Overhead: []overheadRow{overheadStats("read-write/pipe", []float64{1000, 1000, 1000, 1000, 1000, 1000},
@@ -151,7 +154,7 @@ func TestBenchTable(t *testing.T) {
 		},
 	}
 	var b bytes.Buffer
-	printBench(&b, res)
+	Print(&b, res)
 	out := b.String()
 	for _, want := range []string{
 		"gVisor v0.0.0-20260518063529-209a0ce076a1",
@@ -188,7 +191,7 @@ func TestBenchGuestNative(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	bin, err := (&guests.Builder{RepoRoot: repo, OutDir: t.TempDir()}).Build(context.Background(), benchGuest)
+	bin, err := (&guests.Builder{RepoRoot: repo, OutDir: t.TempDir()}).Build(context.Background(), mustGuest("bench"))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -223,16 +226,21 @@ func TestBenchSmoke(t *testing.T) {
 	}
 	testrunsc.Build(t) // skips in -short mode; fills the cache runBench reads
 	out := t.TempDir()
-	args := []string{"--gvisor", testrunsc.Version, "--rounds", "1", "--reps", "1", "--ms", "5", "--wakes", "5",
-		"--skip", "detect,matrix,build", "--out", out}
-	if err := runBench(context.Background(), args); err != nil {
-		t.Fatalf("bench %v: %v", args, err)
+	s, err := series.Load(patches.FS)
+	if err != nil {
+		t.Fatal(err)
+	}
+	c := Config{GVisor: testrunsc.Version, FIFOGVisor: "latest", Cache: build.DefaultCacheDir(), Series: s, Sets: []string{"core"},
+		Platform: "systrap", Rounds: 1, Reps: 1, MS: 5, Wakes: 5, Trials: 1,
+		Skip: map[string]bool{"detect": true, "matrix": true, "build": true}, Out: out}
+	if _, _, err := Run(context.Background(), c, os.Stderr); err != nil {
+		t.Fatalf("bench %+v: %v", c, err)
 	}
 	b, err := os.ReadFile(filepath.Join(out, "bench.json"))
 	if err != nil {
 		t.Fatal(err)
 	}
-	var res benchResult
+	var res Result
 	if err := json.Unmarshal(b, &res); err != nil {
 		t.Fatal(err)
 	}

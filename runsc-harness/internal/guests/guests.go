@@ -50,6 +50,9 @@ type Guest struct {
 	// FIFO can be opened. A FIFO made inside the sandbox would not do: on a
 	// gofer mount too it is the Sentry's own pipe, not the host's.
 	HostFIFOEnv string
+	// Benchmark marks a guest that prints timings, not a guestio report:
+	// bench runs it; run and the Bazel conformance targets do not.
+	Benchmark bool
 }
 
 // HostDirMount is where the directory of a guest's host FIFO
@@ -63,14 +66,16 @@ const HostFIFOName = "fifo"
 // with.
 var HostFIFORunscFlags = []string{"--host-fifo=open"}
 
-// Known are the guests the harness can build. "tiny" is the harness's own
-// plumbing-test guest.
+// Known are the guests the harness can build, each declared once. "tiny"
+// is the harness's own plumbing-test guest; "bench" is the Sentry-overhead
+// micro-benchmark of the bench command.
 var Known = []Guest{
 	{Name: "storm", Lang: Go, Dir: "syscalltests/storm"},
 	{Name: "matrix", Lang: C, Dir: "syscalltests/matrix", HostFIFOEnv: "MATRIX_HOST_FIFO"},
 	{Name: "keyring", Lang: C, Dir: "syscalltests/keyring"},
 	{Name: "nsc", Lang: C, Dir: "syscalltests/nsc", Namespaces: true, Caps: []string{"CAP_SYS_ADMIN"}},
 	{Name: "nsgo", Lang: Go, Dir: "syscalltests/nsgo", Namespaces: true, Caps: []string{"CAP_SYS_ADMIN"}},
+	{Name: "bench", Lang: C, Dir: "syscalltests/bench", Benchmark: true},
 	{Name: "tiny", Lang: Go, Dir: "runsc-harness/internal/guests/tiny"},
 }
 
