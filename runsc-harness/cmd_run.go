@@ -88,16 +88,18 @@ func (r *runtimeFlag) Set(s string) error {
 }
 
 type runConfig struct {
-	guests    []string
-	runtimes  runtimeFlag
-	variants  []sandbox.Variant
-	native    bool
-	timeout   time.Duration
-	out       string
-	state     string
-	expected  string
-	debug     bool
-	guestArgs []string
+	guests   []string
+	runtimes runtimeFlag
+	variants []sandbox.Variant
+	native   bool
+	timeout  time.Duration
+	out      string
+	state    string
+	expected string
+	debug    bool
+	// allowStale relaxes stale --expected entries.
+	allowStale bool
+	guestArgs  []string
 	// gvisor, when set, builds stock and patched runsc for that version
 	// (with the series sets in sets, cached in cache) and runs both.
 	gvisor string
@@ -121,6 +123,7 @@ func parseRunFlags(args []string) (*runConfig, error) {
 	fs.StringVar(&c.out, "out", "", "output directory (default out/run-TIMESTAMP under the repository)")
 	fs.StringVar(&c.state, "state", "", "private runsc state root directory (default: a fresh temporary directory)")
 	fs.StringVar(&c.expected, "expected", "", "JSON file listing expected divergences [{shape, disposition, kind, reason}]")
+	fs.BoolVar(&c.allowStale, "allow-stale-expected", false, "an --expected entry that no longer diverges is reported but does not fail the run (old snapshots)")
 	fs.BoolVar(&c.debug, "debug", false, "pass --debug to runsc (verbose logs in each run's log directory)")
 	fs.StringVar(&c.gvisor, "gvisor", "", "build (or take from the cache) stock and patched runsc for this gVisor version and run both")
 	fs.StringVar(&c.cache, "cache", build.DefaultCacheDir(), "build cache directory, with --gvisor ($RESTARTSYS_CACHE)")
@@ -265,7 +268,7 @@ func runGuests(ctx context.Context, c *runConfig) (*report.Document, error) {
 	}
 	o := harnesslib.Options{
 		Guests: c.guests, GuestArgs: c.guestArgs, Variants: c.variants, Timeout: c.timeout,
-		Out: c.out, State: c.state, Debug: c.debug, Log: os.Stderr, Stdout: os.Stdout,
+		Out: c.out, State: c.state, Debug: c.debug, Log: os.Stderr, Stdout: os.Stdout, AllowStale: c.allowStale,
 	}
 	if c.native {
 		o.Variants = nil

@@ -29,6 +29,9 @@ type matrixRecord struct {
 	Unexpected  int `json:"unexpected"`
 	// UnexpectedCells names the cells that diverge beyond matrixExpected.
 	UnexpectedCells []string `json:"unexpected_cells,omitempty"`
+	// Stale names expected.json entries for patched runsc that did not
+	// diverge on this snapshot.
+	Stale []string `json:"stale_expected,omitempty"`
 	// Failure is set when the matrix could not run.
 	Failure string `json:"failure,omitempty"`
 }
@@ -177,6 +180,9 @@ func verifyOne(ctx context.Context, v gvisor.Version, ser *series.Series, c *run
 		if d.Kind == report.Patched && d.Expected == "" {
 			rec.Matrix.UnexpectedCells = append(rec.Matrix.UnexpectedCells, d.Shape+" ("+d.Disposition+")")
 		}
+	}
+	for _, e := range doc.Stale {
+		rec.Matrix.Stale = append(rec.Matrix.Stale, e.Shape+" ("+e.Disposition+")")
 	}
 	return rec
 }

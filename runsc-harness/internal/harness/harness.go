@@ -53,6 +53,9 @@ type Options struct {
 	State string
 	// Expected are divergences that do not count as problems.
 	Expected []report.Expected
+	// AllowStale keeps an Expected entry that no longer diverges from
+	// being a problem (for old snapshots, say); it is still reported.
+	AllowStale bool
 	// Debug passes --debug to runsc.
 	Debug bool
 	// RepoRoot is the repository whose guests are built; found from the
@@ -183,6 +186,7 @@ func Run(ctx context.Context, o Options) (_ *report.Document, retErr error) {
 	if err != nil {
 		return nil, err
 	}
+	d.AllowStale = o.AllowStale
 	if err := WriteReports(d, out, stdout, log); err != nil {
 		return nil, err
 	}
