@@ -12,6 +12,7 @@ import (
 	"time"
 
 	"github.com/restartsys/restartsys/runsc-harness/internal/build"
+	"github.com/restartsys/restartsys/runsc-harness/internal/docs"
 	"github.com/restartsys/restartsys/runsc-harness/internal/report"
 	"github.com/restartsys/restartsys/runsc-harness/internal/sandbox"
 )
@@ -28,6 +29,7 @@ func runVerify(ctx context.Context, args []string) error {
 	fs := flag.NewFlagSet("verify", flag.ContinueOnError)
 	c := &runConfig{guests: []string{"storm"}, timeout: 3 * time.Minute}
 	fs.StringVar(&c.gvisor, "gvisor", defaultGVisor, "gVisor version: a module version, a date (YYYY-MM-DD) or latest; all, or a comma-separated list, verifies each in turn and records the table in docs/affected-versions.{json,md}")
+	allowStale := fs.Bool("allow-stale-expected", false, "with --matrix: an expected.json entry that no longer diverges on a snapshot is recorded but does not fail the run (old snapshots)")
 	withMatrix := fs.Bool("matrix", false, "with several versions: also run the signal(7) matrix under patched runsc, judged with syscalltests/matrix/expected.json (use --sets core,parity)")
 	fs.StringVar(&c.cache, "cache", build.DefaultCacheDir(), "build cache directory ($RESTARTSYS_CACHE)")
 	platform := fs.String("platform", "systrap", "runsc platform: systrap or ptrace")
@@ -63,7 +65,7 @@ func runVerify(ctx context.Context, args []string) error {
 		c.timeout = guestTimeout + time.Minute
 	}
 	if c.gvisor == "all" || strings.Contains(c.gvisor, ",") {
-		return verifyVersions(ctx, c.gvisor, c, *withMatrix, c.guestArgs, c.timeout)
+		return verifyVersions(ctx, c.gvisor, c, *withMatrix, *allowStale)
 	}
 	if *withMatrix {
 		return usagef("--matrix goes with several versions (--gvisor all or a list)")
@@ -90,14 +92,14 @@ func verdict(w io.Writer, d *report.Document) error {
 	fmt.Fprintf(tw, "case\tnative\t%s\n", strings.Join(names, "\t"))
 	diverged := map[report.Kind]int{}
 	for _, cell := range d.Cells {
-		fmt.Fprintf(tw, "%s\t%s", cell.Shape, stormSide(cell.Native, ""))
+		fmt.Fprintf(tw, "%s\t%s", cell.Shape, docs.StormSide(cell.Native, ""))
 		for _, o := range cell.Outcomes {
 			mark := ""
 			if o.Diverges {
 				mark = " ✗"
 				diverged[kinds[o.Variant]]++
 			}
-			fmt.Fprintf(tw, "\t%s", stormSide(o.Runsc, o.Error)+mark)
+			fmt.Fprintf(tw, "\t%s", docs.StormSide(o.Runsc, o.Error)+mark)
 		}
 		fmt.Fprintln(tw)
 	}
@@ -120,19 +122,4 @@ func verdict(w io.Writer, d *report.Document) error {
 	}
 	fmt.Fprintf(w, "verdict: stock runsc leaks EINTR in %d case(s); patched runsc matches native Linux.\n", diverged[report.Stock])
 	return nil
-}
-
-// stormSide renders one side of a storm cell: its result and its counts.
-func stormSide(s *report.Side, failure string) string {
-	if s == nil {
-		if failure != "" {
-			return "run failed"
-		}
-		return "missing"
-	}
-	out := fmt.Sprintf("%s %d/%d", s.Observed.Result, s.Counters["eintr"], s.Counters["interrupted"])
-	if wb := s.Counters["wrong_bytes"]; wb != 0 {
-		out += fmt.Sprintf(" wrong_bytes=%d", wb)
-	}
-	return out
 }

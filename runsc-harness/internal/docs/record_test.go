@@ -1,4 +1,4 @@
-package main
+package docs
 
 import "testing"
 
@@ -9,8 +9,8 @@ func TestStampSeriesID(t *testing.T) {
 		{"runsc version v0.0.0-20260518063529-209a0ce076a1", ""},
 		{"", ""},
 	} {
-		if got := stampSeriesID(tc.stamp); got != tc.want {
-			t.Errorf("stampSeriesID(%q) = %q, want %q", tc.stamp, got, tc.want)
+		if got := StampSeriesID(tc.stamp); got != tc.want {
+			t.Errorf("StampSeriesID(%q) = %q, want %q", tc.stamp, got, tc.want)
 		}
 	}
 }

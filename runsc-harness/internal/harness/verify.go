@@ -1,0 +1,110 @@
+package harness
+
+import (
+	"context"
+	"io"
+	"path/filepath"
+	"time"
+
+	"github.com/restartsys/restartsys/runsc-harness/internal/docs"
+	"github.com/restartsys/restartsys/runsc-harness/internal/gvisor"
+	"github.com/restartsys/restartsys/runsc-harness/internal/report"
+	"github.com/restartsys/restartsys/runsc-harness/internal/sandbox"
+	"github.com/restartsys/restartsys/runsc-harness/internal/series"
+)
+
+// VerifyOptions say how to verify one snapshot.
+type VerifyOptions struct {
+	// Version is the snapshot.
+	Version gvisor.Version
+	// Series, Sets and Cache select and hold the builds.
+	Series *series.Series
+	Sets   []string
+	Cache  string
+	// Variants are the runsc configurations (systrap, no network, say).
+	Variants []sandbox.Variant
+	// StormArgs and StormTimeout are the storm guest's arguments and
+	// deadline.
+	StormArgs    []string
+	StormTimeout time.Duration
+	// MatrixExpected, when set, also runs the matrix under patched runsc,
+	// judged with this expected-divergence file.
+	MatrixExpected string
+	// Out receives the reports, under a directory named by the date.
+	Out string
+	// Log receives progress; nil discards.
+	Log io.Writer
+}
+
+// VerifyVersion builds stock and patched runsc of one snapshot (each must
+// boot), runs the storm natively and under both, and, with
+// MatrixExpected, the matrix natively and under patched runsc. What it
+// measured, or where it failed, is in the record: failures are recorded,
+// not returned.
+func VerifyVersion(ctx context.Context, o VerifyOptions) docs.Record {
+	v := o.Version
+	rec := docs.Record{Version: v.Version, Measured: time.Now().UTC().Format("2006-01-02")}
+	res, err := Build(ctx, BuildOptions{Version: v.Version, Series: o.Series, Sets: o.Sets, Cache: o.Cache, Log: o.Log})
+	if err != nil {
+		rec.Error = err.Error()
+		return rec
+	}
+	runscs := Runscs(res)
+	rec.StockStamp, rec.PatchedStamp = "runsc version "+res.Stock.Stamp, "runsc version "+res.Patched.Stamp
+	rec.SeriesID, rec.StockBoot, rec.PatchedBoot = res.SeriesID, res.Stock.Booted, res.Patched.Booted
+	rec.NeedsCompat = res.StockSeriesID != ""
+	out := filepath.Join(o.Out, v.Date())
+	doc, err := Run(ctx, Options{
+		Guests: []string{"storm"}, GuestArgs: o.StormArgs, Runscs: runscs, Variants: o.Variants,
+		Timeout: o.StormTimeout, Out: filepath.Join(out, "storm"), Log: o.Log,
+	})
+	if err != nil {
+		rec.Error = "storm: " + err.Error()
+		return rec
+	}
+	rec.Cases = docs.StormCases(doc)
+	if o.MatrixExpected == "" {
+		return rec
+	}
+	rec.Matrix = matrixRecord(ctx, o, runscs[1:], filepath.Join(out, "matrix"))
+	return rec
+}
+
+// matrixRecord runs the matrix under the patched runsc and condenses the
+// comparison.
+func matrixRecord(ctx context.Context, o VerifyOptions, patched []Runsc, out string) *docs.MatrixRecord {
+	m := &docs.MatrixRecord{}
+	exp, err := report.LoadExpected(o.MatrixExpected)
+	if err != nil {
+		m.Failure = err.Error()
+		return m
+	}
+	doc, err := Run(ctx, Options{
+		Guests: []string{"matrix"}, Runscs: patched, Variants: o.Variants, Expected: exp,
+		Timeout: 3 * time.Minute, Out: out, Log: o.Log,
+	})
+	if err != nil {
+		m.Failure = err.Error()
+		return m
+	}
+	for _, s := range doc.Summaries {
+		if s.Kind != report.Patched {
+			continue
+		}
+		m.Cells += s.Cells
+		m.Divergences += s.Divergences
+		m.Unexpected += s.Unexpected
+		if s.Failure != "" {
+			m.Failure = s.Failure
+		}
+	}
+	for _, d := range doc.Divergences {
+		if d.Kind == report.Patched && d.Expected == "" {
+			m.UnexpectedCells = append(m.UnexpectedCells, d.Shape+" ("+d.Disposition+")")
+		}
+	}
+	for _, e := range doc.Stale {
+		m.Stale = append(m.Stale, e.Shape+" ("+e.Disposition+")")
+	}
+	return m
+}
