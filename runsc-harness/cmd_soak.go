@@ -1,25 +1,16 @@
 package main
 
 import (
-	"bytes"
 	"context"
-	"encoding/json"
-	"errors"
 	"flag"
 	"fmt"
 	"os"
 	"path/filepath"
-	"strconv"
-	"strings"
-	"sync"
 	"time"
 
 	"github.com/restartsys/restartsys/runsc-harness/internal/build"
-	"github.com/restartsys/restartsys/runsc-harness/internal/guests"
-	harnesslib "github.com/restartsys/restartsys/runsc-harness/internal/harness"
-	"github.com/restartsys/restartsys/runsc-harness/internal/oci"
 	"github.com/restartsys/restartsys/runsc-harness/internal/sandbox"
-	"github.com/restartsys/restartsys/syscalltests/guestio"
+	"github.com/restartsys/restartsys/runsc-harness/internal/soak"
 )
 
 func init() {
@@ -28,47 +19,6 @@ func init() {
 		synopsis: "run the storm under patched runsc for a long time: interrupted calls, EINTR, wrong bytes, Sentry memory",
 		run:      runSoak,
 	})
-}
-
-// soakCase is one storm case of a soak run.
-type soakCase struct {
-	Shape       string `json:"shape"`
-	Result      string `json:"result"`
-	Interrupted int64  `json:"interrupted"`
-	EINTR       int64  `json:"eintr"`
-	WrongBytes  int64  `json:"wrong_bytes"`
-	Rounds      int64  `json:"rounds"`
-	ElapsedMS   int64  `json:"elapsed_ms"`
-}
-
-// rssSample is the resident set of the Sentry at one moment.
-type rssSample struct {
-	AtSeconds float64 `json:"at_s"`
-	RSSKiB    int64   `json:"rss_kib"`
-}
-
-// soakResult is what soak prints and writes as soak.json.
-type soakResult struct {
-	Command     []string    `json:"command"`
-	Date        time.Time   `json:"date"`
-	Runsc       string      `json:"runsc"`
-	Stamp       string      `json:"runsc_version"`
-	Platform    string      `json:"platform"`
-	Variant     string      `json:"storm_variant"`
-	Duration    string      `json:"duration"`
-	WallSeconds float64     `json:"wall_seconds"`
-	Interrupted int64       `json:"interrupted"`
-	EINTR       int64       `json:"eintr"`
-	WrongBytes  int64       `json:"wrong_bytes"`
-	Cases       []soakCase  `json:"cases"`
-	SentryPID   int         `json:"sentry_pid"`
-	RSSBootKiB  int64       `json:"rss_boot_kib"`
-	RSSStartKiB int64       `json:"rss_start_kib"`
-	RSSEndKiB   int64       `json:"rss_end_kib"`
-	RSSMaxKiB   int64       `json:"rss_max_kib"`
-	RSS         []rssSample `json:"rss_samples"`
-	Failure     string      `json:"failure,omitempty"`
-	LogDir      string      `json:"log_dir"`
 }
 
 func runSoak(ctx context.Context, args []string) error {
@@ -94,8 +44,7 @@ func runSoak(ctx context.Context, args []string) error {
 	if err := v.Validate(); err != nil {
 		return usagef("--platform: %v", err)
 	}
-	cases := map[string]int{"sync-socket": 1, "exec-fifo": 2, "all": 3}[*variant]
-	if cases == 0 {
+	if cases := map[string]int{"sync-socket": 1, "exec-fifo": 2, "all": 3}[*variant]; cases == 0 {
 		return usagef("--variant: unknown storm variant %q (want sync-socket, exec-fifo or all)", *variant)
 	}
 	if *duration <= 0 || *sample <= 0 {
@@ -111,205 +60,24 @@ func runSoak(ctx context.Context, args []string) error {
 		return err
 	}
 
-	var err error
-	res := &soakResult{Command: append([]string{"runsc-harness", "soak"}, args...), Date: time.Now().UTC(),
-		Platform: v.Platform, Variant: *variant, Duration: duration.String()}
+	sc := soak.Config{Variant: v, Storm: *variant, Duration: *duration, Sample: *sample, Out: c.out,
+		Command: append([]string{"runsc-harness", "soak"}, args...), Log: os.Stderr}
 	if *runscPath != "" {
-		if *runscPath, err = filepath.Abs(*runscPath); err != nil {
+		var err error
+		if sc.Runsc, err = filepath.Abs(*runscPath); err != nil {
 			return err
 		}
-		res.Runsc, res.Stamp = *runscPath, runscVersion(ctx, *runscPath)
 	} else {
 		if err := addBuiltRunsc(ctx, c); err != nil {
 			return err
 		}
-		p := c.runtimes[len(c.runtimes)-1] // the patched one
-		res.Runsc, res.Stamp = p.path, runscVersion(ctx, p.path)
+		sc.Runsc = c.runtimes[len(c.runtimes)-1].path // the patched one
 	}
-
-	repo, err := guests.RepoRoot(".")
+	sc.Stamp = runscVersion(ctx, sc.Runsc)
+	res, path, err := soak.Run(ctx, sc)
 	if err != nil {
 		return err
 	}
-	if c.out == "" {
-		c.out = filepath.Join(repo, "out", "soak-"+time.Now().Format("20060102-150405"))
-	}
-	if c.out, err = filepath.Abs(c.out); err != nil {
-		return err
-	}
-	g, _ := guests.Lookup("storm")
-	bin, err := (&guests.Builder{RepoRoot: repo, OutDir: filepath.Join(repo, "out", "guests"), Log: os.Stderr}).Build(ctx, g)
-	if err != nil {
-		return err
-	}
-	perCase := *duration / time.Duration(cases)
-	guestTimeout := *duration + time.Minute
-	guestArgs := []string{"-variant", *variant, "-duration", perCase.String(), "-rounds", "0", "-timeout", guestTimeout.String()}
-	bundleDir := filepath.Join(c.out, "bundle")
-	if _, err := oci.Write(bundleDir, oci.Options{Binary: bin, Args: guestArgs}); err != nil {
-		return err
-	}
-
-	sb, err := harnesslib.OpenStateBase("", os.Stderr)
-	if err != nil {
-		return err
-	}
-	rt, err := sb.Runtime("patched", res.Runsc)
-	if err != nil {
-		sb.Close()
-		return err
-	}
-	fmt.Fprintf(os.Stderr, "soak: storm %s for %v under %s (%s), Sentry memory sampled every %v\n", *variant, *duration, res.Runsc, v.Platform, *sample)
-
-	// Sample the Sentry's memory while the storm runs.
-	sctx, stopSampling := context.WithCancel(ctx)
-	var mu sync.Mutex
-	start := time.Now()
-	var wg sync.WaitGroup
-	wg.Add(1)
-	go func() {
-		defer wg.Done()
-		tick := time.NewTicker(500 * time.Millisecond)
-		defer tick.Stop()
-		var last time.Time
-		for {
-			select {
-			case <-sctx.Done():
-				return
-			case <-tick.C:
-			}
-			pid := res.SentryPID
-			if pid == 0 {
-				if pid = sentryPID(rt.StateRoot); pid == 0 {
-					continue
-				}
-			}
-			kib, err := vmRSS(pid)
-			if err != nil {
-				continue // gone: the run is ending
-			}
-			mu.Lock()
-			res.SentryPID = pid
-			// The first sample, then every --sample, and always the
-			// latest (the end figure) in RSSEndKiB.
-			s := rssSample{AtSeconds: time.Since(start).Seconds(), RSSKiB: kib}
-			if last.IsZero() || time.Since(last) >= *sample {
-				res.RSS = append(res.RSS, s)
-				last = time.Now()
-			}
-			res.RSSEndKiB = kib
-			res.RSSMaxKiB = max(res.RSSMaxKiB, kib)
-			mu.Unlock()
-		}
-	}()
-	run, runErr := sandbox.Run(ctx, sandbox.RunOptions{
-		Runsc: res.Runsc, StateRoot: rt.StateRoot, Variant: v, Bundle: bundleDir,
-		LogDir: filepath.Join(c.out, "logs"), Timeout: guestTimeout + time.Minute,
-	})
-	stopSampling()
-	wg.Wait()
-	if err := sb.Close(); err != nil && runErr == nil {
-		runErr = err
-	}
-	if runErr != nil {
-		return runErr
-	}
-	res.WallSeconds = time.Since(start).Seconds()
-	res.LogDir = run.LogDir
-	// Boot is the first sample, as the guest starts; start is the first
-	// one a --sample interval later, once the storm is under way.
-	for i, s := range res.RSS {
-		if i == 0 {
-			res.RSSBootKiB = s.RSSKiB
-		}
-		if s.AtSeconds >= res.RSS[0].AtSeconds+sample.Seconds()-0.5 {
-			res.RSSStartKiB = s.RSSKiB
-			break
-		}
-	}
-	if f := run.Failure(); f != "" {
-		res.Failure = f
-	} else if rep, err := guestio.Read(bytes.NewReader(run.Stdout)); err != nil {
-		res.Failure = fmt.Sprintf("no report on stdout (%v); exit status %d; last output: %s", err, run.ExitCode, run.LastOutput(400))
-	} else {
-		for _, cs := range rep.Cases {
-			sc := soakCase{Shape: cs.Shape, Result: cs.Observed.Result, Interrupted: cs.Counters["interrupted"],
-				EINTR: cs.Counters["eintr"], WrongBytes: cs.Counters["wrong_bytes"], Rounds: cs.Counters["rounds"], ElapsedMS: cs.Counters["elapsed_ms"]}
-			res.Cases = append(res.Cases, sc)
-			res.Interrupted += sc.Interrupted
-			res.EINTR += sc.EINTR
-			res.WrongBytes += sc.WrongBytes
-		}
-	}
-	if err := os.MkdirAll(c.out, 0o755); err != nil {
-		return err
-	}
-	js, err := json.MarshalIndent(res, "", "  ")
-	if err != nil {
-		return err
-	}
-	jsonPath := filepath.Join(c.out, "soak.json")
-	if err := os.WriteFile(jsonPath, append(js, '\n'), 0o644); err != nil {
-		return err
-	}
-	printSoak(res, jsonPath)
-	switch {
-	case res.Failure != "":
-		return fmt.Errorf("soak run failed: %s", res.Failure)
-	case res.EINTR != 0 || res.WrongBytes != 0:
-		return fmt.Errorf("patched runsc returned EINTR %d time(s) and %d wrong byte(s) over %d interrupted calls", res.EINTR, res.WrongBytes, res.Interrupted)
-	case res.Interrupted == 0:
-		return errors.New("the storm interrupted no call: the soak proves nothing")
-	}
-	return nil
-}
-
-func printSoak(r *soakResult, jsonPath string) {
-	fmt.Printf("soak: %s, %s, storm %s for %s (%.0fs wall)\n", r.Stamp, r.Platform, r.Variant, r.Duration, r.WallSeconds)
-	for _, c := range r.Cases {
-		rate := 0.0
-		if c.ElapsedMS > 0 {
-			rate = float64(c.Interrupted) / (float64(c.ElapsedMS) / 1000)
-		}
-		fmt.Printf("  %-36s %-6s interrupted=%d (%.0f/s) eintr=%d wrong_bytes=%d rounds=%d\n",
-			c.Shape, c.Result, c.Interrupted, rate, c.EINTR, c.WrongBytes, c.Rounds)
-	}
-	fmt.Printf("total: interrupted=%d eintr=%d wrong_bytes=%d\n", r.Interrupted, r.EINTR, r.WrongBytes)
-	fmt.Printf("Sentry (pid %d) RSS: boot %d KiB, start %d KiB, end %d KiB, max %d KiB (%d samples)\n",
-		r.SentryPID, r.RSSBootKiB, r.RSSStartKiB, r.RSSEndKiB, r.RSSMaxKiB, len(r.RSS))
-	fmt.Printf("written: %s\n", jsonPath)
-}
-
-// sentryPID finds the sandbox (Sentry) process of state root root: the
-// runsc process naming the root that runs "boot". 0 if none yet.
-func sentryPID(root string) int {
-	procs, err := sandbox.Leftovers(root)
-	if err != nil {
-		return 0
-	}
-	for _, p := range procs {
-		for _, a := range strings.Fields(p.Cmdline) {
-			if a == "boot" {
-				return p.PID
-			}
-		}
-	}
-	return 0
-}
-
-// vmRSS reads VmRSS (KiB) from /proc/PID/status.
-func vmRSS(pid int) (int64, error) {
-	b, err := os.ReadFile(fmt.Sprintf("/proc/%d/status", pid))
-	if err != nil {
-		return 0, err
-	}
-	for _, line := range strings.Split(string(b), "\n") {
-		if rest, ok := strings.CutPrefix(line, "VmRSS:"); ok {
-			f := strings.Fields(rest)
-			if len(f) >= 1 {
-				return strconv.ParseInt(f[0], 10, 64)
-			}
-		}
-	}
-	return 0, fmt.Errorf("no VmRSS in /proc/%d/status", pid)
+	soak.Print(os.Stdout, res, path)
+	return soak.Verdict(res)
 }
