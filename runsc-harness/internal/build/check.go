@@ -1,0 +1,117 @@
+package build
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"path/filepath"
+	"time"
+
+	"github.com/restartsys/restartsys/runsc-harness/internal/fscopy"
+	"github.com/restartsys/restartsys/runsc-harness/internal/gvisor"
+	"github.com/restartsys/restartsys/runsc-harness/internal/series"
+)
+
+// CheckResult is the outcome of applying the series to one snapshot
+// without building runsc.
+type CheckResult struct {
+	Version string            `json:"version"`
+	Date    string            `json:"date"`
+	Patches []series.Decision `json:"patches"`
+	// NeedsCompat is set when the snapshot needs a baseline (compat)
+	// patch: built with this toolchain as published, its runsc does not run.
+	NeedsCompat bool `json:"needs_compat"`
+	// Error is set when the series could not be applied as planned, or
+	// (with tests) the go test output of the failing packages.
+	Error string `json:"error,omitempty"`
+	// Tests is the go test outcome with tests: "ok", "FAIL" or "".
+	Tests string `json:"tests,omitempty"`
+}
+
+// Check applies the selected patches (the baseline first) to a scratch
+// copy of version v's source: only the files the patches touch, or, with
+// test, the whole tree, whose patched packages' Go tests then run with the
+// same protections as a build's (they die with the harness). A patch that
+// does not apply is reported in the result, not returned as an error.
+func Check(ctx context.Context, ser *series.Series, sel []*series.Patch, v gvisor.Version, test bool, progress io.Writer) (CheckResult, error) {
+	row := CheckResult{Version: v.Version, Date: v.Date()}
+	mod, err := gvisor.Download(ctx, v.Version)
+	if err != nil {
+		return row, err
+	}
+	tmp, err := os.MkdirTemp("", "restartsys-check-")
+	if err != nil {
+		return row, err
+	}
+	defer os.RemoveAll(tmp)
+	tree := filepath.Join(tmp, "src")
+	if test {
+		err = fscopy.Tree(mod.Dir, tree)
+	} else {
+		// Plan reads the detect files from the tree; ApplyPlan needs the
+		// files the patches touch.
+		err = copyTouched(ser, sel, mod.Dir, tree)
+	}
+	if err != nil {
+		return row, err
+	}
+	if row.Patches, err = ser.Plan(ctx, tree, v.Version, sel); err != nil {
+		return row, err
+	}
+	for _, d := range row.Patches {
+		if d.Status == series.Apply && ser.IsBaseline(d.Patch) {
+			row.NeedsCompat = true
+		}
+	}
+	if err := ser.ApplyPlan(ctx, tree, v.Version, row.Patches); err != nil {
+		var ae *series.ApplyError
+		if !errors.As(err, &ae) {
+			return row, err
+		}
+		row.Error = err.Error()
+		return row, nil
+	}
+	if !test {
+		return row, nil
+	}
+	if progress == nil {
+		progress = io.Discard
+	}
+	b := &builder{opts: Options{Series: ser, Version: v.Version}, progress: progress, start: time.Now(), tmp: tmp}
+	row.Tests = "ok"
+	if err := b.testPatched(ctx, tree, row.Patches); err != nil {
+		if ctx.Err() != nil {
+			return row, ctx.Err()
+		}
+		row.Tests, row.Error = "FAIL", err.Error()
+	}
+	return row, nil
+}
+
+// copyTouched copies from src to dst the detect file and the files of
+// every selected patch that exist in src.
+func copyTouched(ser *series.Series, sel []*series.Patch, src, dst string) error {
+	files := map[string]bool{}
+	for _, p := range sel {
+		files[p.Detect.File] = true
+		for _, f := range ser.Files(p) {
+			files[f] = true
+		}
+	}
+	for f := range files {
+		from := filepath.Join(src, filepath.FromSlash(f))
+		if _, err := os.Stat(from); errors.Is(err, os.ErrNotExist) {
+			continue // Plan reports the missing file.
+		}
+		to := filepath.Join(dst, filepath.FromSlash(f))
+		if err := os.MkdirAll(filepath.Dir(to), 0o755); err != nil {
+			return err
+		}
+		if err := fscopy.File(from, to, 0o644); err != nil {
+			return fmt.Errorf("copying %s: %w", f, err)
+		}
+	}
+	return os.MkdirAll(dst, 0o755)
+}
