@@ -6,14 +6,11 @@ import (
 	"flag"
 	"fmt"
 	"os"
-	"path/filepath"
 	"strings"
 	"time"
 
 	"github.com/restartsys/restartsys/runsc-harness/internal/build"
 	"github.com/restartsys/restartsys/runsc-harness/internal/e2e"
-	"github.com/restartsys/restartsys/runsc-harness/internal/guests"
-	harnesslib "github.com/restartsys/restartsys/runsc-harness/internal/harness"
 	"github.com/restartsys/restartsys/runsc-harness/internal/sandbox"
 )
 
@@ -143,9 +140,9 @@ func runE2E(ctx context.Context, args []string) error {
 	return nil
 }
 
-// e2eRunc builds what is needed, runs one sandbox per runsc and writes the
-// reports into c.run.out.
-func e2eRunc(ctx context.Context, c *e2eConfig) (_ *e2e.Document, retErr error) {
+// e2eRunc builds (or takes) the runsc binaries and runs the suite of
+// internal/e2e under each.
+func e2eRunc(ctx context.Context, c *e2eConfig) (*e2e.Document, error) {
 	if err := sandbox.CheckRoot(); err != nil {
 		return nil, err
 	}
@@ -162,79 +159,13 @@ func e2eRunc(ctx context.Context, c *e2eConfig) (_ *e2e.Document, retErr error) 
 		}
 		gv = v.Version
 	}
-	for _, r := range c.run.runtimes {
-		if fi, err := os.Stat(r.path); err != nil || !fi.Mode().IsRegular() {
-			return nil, fmt.Errorf("runsc %s: %s is not a file", r.name, r.path)
-		}
-	}
-	repo, err := guests.RepoRoot(".")
-	if err != nil {
-		return nil, err
-	}
-	if c.run.out == "" {
-		c.run.out = filepath.Join(repo, "out", "e2e-"+time.Now().Format("20060102-150405"))
-	}
-	if c.run.out, err = filepath.Abs(c.run.out); err != nil {
-		return nil, err
-	}
-	if err := os.MkdirAll(c.run.out, 0o755); err != nil {
-		return nil, err
-	}
-	runc, err := e2e.BuildRunc(ctx, c.runcVersion, c.run.cache, os.Stderr)
-	if err != nil {
-		return nil, err
-	}
-	driver := filepath.Join(c.run.out, "driver")
-	if err := e2e.BuildDriver(ctx, repo, driver); err != nil {
-		return nil, err
-	}
-	sb, err := harnesslib.OpenStateBase(c.run.state, os.Stderr)
-	if err != nil {
-		return nil, err
-	}
-	defer func() {
-		if err := sb.Close(); err != nil {
-			fmt.Fprintf(os.Stderr, "runsc-harness e2e: cleanup of %s: %v\n", sb.Dir, err)
-			if retErr == nil {
-				retErr = err
-			}
-		}
-	}()
-	doc := &e2e.Document{
-		Schema: e2e.Schema, GVisor: gv, RuncVersion: runc.Version, RuncTags: runc.Tags,
-		Runs: c.runs, Execs: c.execs, Modes: c.modes, StormInterval: c.stormInterval.String(),
-		Platform: c.platform,
+	o := e2e.SuiteOptions{
+		GVisor: gv, RuncVersion: c.runcVersion, Cache: c.run.cache, Out: c.run.out, State: c.run.state,
+		Platform: c.platform, Runs: c.runs, Execs: c.execs, Modes: c.modes,
+		StormInterval: c.stormInterval, OpTimeout: c.opTimeout, Timeout: c.timeout, Log: os.Stderr,
 	}
 	for _, r := range c.run.runtimes {
-		if ctx.Err() != nil {
-			break
-		}
-		rt, err := sb.Runtime(r.name, r.path)
-		if err != nil {
-			return nil, err
-		}
-		fmt.Fprintf(os.Stderr, "e2e: runc %s inside %s (%s): %d run + %d exec per mode, modes %v\n",
-			runc.Version, r.name, r.path, c.runs, c.execs, c.modes)
-		res, err := e2e.Run(ctx, e2e.Options{
-			Name: r.name, Kind: r.kind, Runsc: r.path, StateRoot: rt.StateRoot, Platform: c.platform,
-			Driver: driver, Runc: runc.Path, Runs: c.runs, Execs: c.execs, Modes: c.modes,
-			StormInterval: c.stormInterval, OpTimeout: c.opTimeout, Timeout: c.timeout,
-			WorkDir: c.run.out,
-		})
-		if err != nil {
-			return nil, fmt.Errorf("e2e under %s: %w", r.name, err)
-		}
-		if res.Failure != "" {
-			fmt.Fprintf(os.Stderr, "e2e: %s: %s\n", r.name, res.Failure)
-		}
-		doc.Results = append(doc.Results, *res)
+		o.Runscs = append(o.Runscs, r.runsc())
 	}
-	if err := e2e.WriteReports(doc, c.run.out); err != nil {
-		return nil, err
-	}
-	fmt.Fprintf(os.Stderr, "reports in %s\n", c.run.out)
-	if err := ctx.Err(); err != nil {
-		return doc, fmt.Errorf("interrupted; partial reports in %s: %w", c.run.out, err)
-	}
-	return doc, nil
+	return e2e.Suite(ctx, o)
 }
