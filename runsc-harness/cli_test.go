@@ -20,7 +20,7 @@ func TestCLIContract(t *testing.T) {
 		"build":    {{[]string{"--sets", "nope"}, 2, `--sets: unknown patch set "nope"`}, {[]string{"x"}, 2, "unexpected argument(s): x"}},
 		"check":    {{[]string{"--gvisor", "nope"}, 2, `--gvisor: "nope" is not a module version`}, {[]string{"x"}, 2, "unexpected argument(s): x"}},
 		"compare":  {{[]string{"--in", ""}, 2, "--in is required"}, {[]string{"--in", "r.json", "x"}, 2, "unexpected argument(s): x"}},
-		"docs":     {{[]string{"--storm", "nope"}, 2, `--storm: "nope" is not a module version`}, {[]string{"x"}, 2, "unexpected argument(s): x"}},
+		"docs":     {{[]string{"--sets", "nope"}, 2, `--sets: unknown patch set "nope"`}, {[]string{"x"}, 2, "unexpected argument(s): x"}},
 		"e2e":      {{[]string{"runc", "--modes", "bogus"}, 2, `unknown mode "bogus"`}, {[]string{"runc", "x"}, 2, "unexpected argument(s): x"}},
 		"run":      {{[]string{"--native", "--platform", "kvmx"}, 2, `unknown platform "kvmx"`}, {[]string{"--native", "x"}, 2, "single --guest"}},
 		"soak":     {{[]string{"--variant", "bogus"}, 2, `--variant: unknown storm variant "bogus"`}, {[]string{"x"}, 2, "unexpected argument(s): x"}},

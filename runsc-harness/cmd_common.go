@@ -11,7 +11,7 @@ import (
 	"github.com/restartsys/restartsys/patches"
 	"github.com/restartsys/restartsys/runsc-harness/internal/build"
 	"github.com/restartsys/restartsys/runsc-harness/internal/gvisor"
-	harnesslib "github.com/restartsys/restartsys/runsc-harness/internal/harness"
+	"github.com/restartsys/restartsys/runsc-harness/internal/harness"
 	"github.com/restartsys/restartsys/runsc-harness/internal/series"
 )
 
@@ -60,14 +60,14 @@ func (s *seriesFlags) setList() []string {
 	return out
 }
 
-// knownVersions lists the gVisor snapshots (harnesslib.KnownVersions).
+// knownVersions lists the gVisor snapshots (harness.KnownVersions).
 func knownVersions(ctx context.Context, w io.Writer) ([]gvisor.Version, gvisor.Source, error) {
-	return harnesslib.KnownVersions(ctx, w)
+	return harness.KnownVersions(ctx, w)
 }
 
 // resolveVersion turns what the user typed into a module version.
 func resolveVersion(ctx context.Context, spec string, w io.Writer) (gvisor.Version, error) {
-	return harnesslib.ResolveVersion(ctx, spec, w)
+	return harness.ResolveVersion(ctx, spec, w)
 }
 
 // parseFlags parses args with fs, rejecting stray positional arguments.
@@ -121,7 +121,7 @@ func checkGVisorSpec(flagName, spec string, allowMany bool) error {
 }
 
 // bootCheck is the check every build runs before it caches a runsc
-// (harnesslib.BootCheck).
+// (harness.BootCheck).
 func bootCheck(ctx context.Context, cache string) (build.BootFunc, error) {
-	return harnesslib.BootCheck(ctx, "", cache, os.Stderr)
+	return harness.BootCheck(ctx, "", cache, os.Stderr)
 }

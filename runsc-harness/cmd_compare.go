@@ -9,7 +9,7 @@ import (
 	"path/filepath"
 	"strings"
 
-	harnesslib "github.com/restartsys/restartsys/runsc-harness/internal/harness"
+	"github.com/restartsys/restartsys/runsc-harness/internal/harness"
 	"github.com/restartsys/restartsys/runsc-harness/internal/report"
 )
 
@@ -73,7 +73,7 @@ func runCompare(ctx context.Context, args []string) error {
 
 // writeReports writes the reports into dir and prints the Markdown.
 func writeReports(d *report.Document, dir string) error {
-	return harnesslib.WriteReports(d, dir, os.Stdout, os.Stderr)
+	return harness.WriteReports(d, dir, os.Stdout, os.Stderr)
 }
 
 // errProblems is returned when a run failed or a patched runsc diverges

@@ -164,8 +164,6 @@ func e2eRunc(ctx context.Context, c *e2eConfig) (*e2e.Document, error) {
 		Platform: c.platform, Runs: c.runs, Execs: c.execs, Modes: c.modes,
 		StormInterval: c.stormInterval, OpTimeout: c.opTimeout, Timeout: c.timeout, Log: os.Stderr,
 	}
-	for _, r := range c.run.runtimes {
-		o.Runscs = append(o.Runscs, r.runsc())
-	}
+	o.Runscs = c.run.runtimes
 	return e2e.Suite(ctx, o)
 }

@@ -10,8 +10,9 @@ import (
 	"time"
 
 	"github.com/restartsys/restartsys/runsc-harness/internal/build"
+	"github.com/restartsys/restartsys/runsc-harness/internal/cliflag"
 	"github.com/restartsys/restartsys/runsc-harness/internal/guests"
-	harnesslib "github.com/restartsys/restartsys/runsc-harness/internal/harness"
+	"github.com/restartsys/restartsys/runsc-harness/internal/harness"
 	"github.com/restartsys/restartsys/runsc-harness/internal/report"
 	"github.com/restartsys/restartsys/runsc-harness/internal/sandbox"
 )
@@ -24,72 +25,9 @@ func init() {
 	})
 }
 
-// listFlag is a comma-separated list flag that may also be repeated.
-type listFlag struct {
-	vals []string
-	set  bool
-}
-
-func (l *listFlag) String() string { return strings.Join(l.vals, ",") }
-
-func (l *listFlag) Set(s string) error {
-	if !l.set {
-		l.vals, l.set = nil, true
-	}
-	for _, v := range strings.Split(s, ",") {
-		if v = strings.TrimSpace(v); v != "" {
-			l.vals = append(l.vals, v)
-		}
-	}
-	return nil
-}
-
-// runtimeFlag is --runsc NAME=PATH, repeated.
-type runtimeFlag []namedRunsc
-
-type namedRunsc struct {
-	name string
-	kind report.Kind
-	path string
-}
-
-func (r *runtimeFlag) String() string {
-	var s []string
-	for _, n := range *r {
-		s = append(s, n.name+"="+n.path)
-	}
-	return strings.Join(s, " ")
-}
-
-func (r *runtimeFlag) Set(s string) error {
-	name, path, ok := strings.Cut(s, "=")
-	if !ok || name == "" || path == "" {
-		return fmt.Errorf("want NAME=PATH, got %q", s)
-	}
-	var kind report.Kind
-	switch {
-	case strings.HasPrefix(name, string(report.Stock)):
-		kind = report.Stock
-	case strings.HasPrefix(name, string(report.Patched)):
-		kind = report.Patched
-	default:
-		return fmt.Errorf("runsc name %q must start with %q or %q (it says which kind it is)", name, report.Stock, report.Patched)
-	}
-	for _, n := range *r {
-		if n.name == name {
-			return fmt.Errorf("runsc %q given twice", name)
-		}
-	}
-	if strings.ContainsAny(name, "/ ") {
-		return fmt.Errorf("runsc name %q: no slashes or spaces", name)
-	}
-	*r = append(*r, namedRunsc{name: name, kind: kind, path: path})
-	return nil
-}
-
 type runConfig struct {
 	guests   []string
-	runtimes runtimeFlag
+	runtimes cliflag.Runscs
 	variants []sandbox.Variant
 	native   bool
 	timeout  time.Duration
@@ -112,9 +50,9 @@ func parseRunFlags(args []string) (*runConfig, error) {
 	c := &runConfig{}
 	guest := fs.String("guest", "all", "guest to run: storm, matrix, keyring, nsc, nsgo, all (storm and matrix) or tiny (the harness's own test guest); comma-separated list allowed")
 	fs.Var(&c.runtimes, "runsc", "NAME=PATH of a runsc binary, NAME starting with stock or patched; repeat for several")
-	platforms := &listFlag{vals: []string{"systrap"}}
-	networks := &listFlag{vals: []string{"none"}}
-	directfs := &listFlag{vals: []string{"default"}}
+	platforms := &cliflag.List{Vals: []string{"systrap"}}
+	networks := &cliflag.List{Vals: []string{"none"}}
+	directfs := &cliflag.List{Vals: []string{"default"}}
 	fs.Var(platforms, "platform", "runsc platforms, comma-separated: systrap, ptrace")
 	fs.Var(networks, "network", "runsc networks, comma-separated: none, sandbox, host")
 	fs.Var(directfs, "directfs", "runsc directfs settings, comma-separated: on, off, default")
@@ -183,9 +121,9 @@ func parseRunFlags(args []string) (*runConfig, error) {
 	if c.timeout <= 0 {
 		return nil, errors.New("--timeout must be positive")
 	}
-	for _, p := range platforms.vals {
-		for _, n := range networks.vals {
-			for _, d := range directfs.vals {
+	for _, p := range platforms.Vals {
+		for _, n := range networks.Vals {
+			for _, d := range directfs.Vals {
 				v := sandbox.Variant{Platform: p, Network: n, DirectFS: d}
 				if err := v.Validate(); err != nil {
 					return nil, err
@@ -195,24 +133,15 @@ func parseRunFlags(args []string) (*runConfig, error) {
 		}
 	}
 	for _, r := range c.runtimes {
-		fi, err := os.Stat(r.path)
+		fi, err := os.Stat(r.Path)
 		if err != nil {
-			return nil, fmt.Errorf("runsc %s: %w", r.name, err)
+			return nil, fmt.Errorf("runsc %s: %w", r.Name, err)
 		}
 		if !fi.Mode().IsRegular() || fi.Mode().Perm()&0o111 == 0 {
-			return nil, fmt.Errorf("runsc %s: %s is not an executable file", r.name, r.path)
+			return nil, fmt.Errorf("runsc %s: %s is not an executable file", r.Name, r.Path)
 		}
 	}
 	return c, nil
-}
-
-// variantName names a runsc × variant (harnesslib.VariantName).
-func variantName(r namedRunsc, v sandbox.Variant) string {
-	return harnesslib.VariantName(r.runsc(), v)
-}
-
-func (r namedRunsc) runsc() harnesslib.Runsc {
-	return harnesslib.Runsc{Name: r.name, Kind: r.kind, Path: r.path}
 }
 
 func runRun(ctx context.Context, args []string) error {
@@ -245,42 +174,38 @@ func addBuiltRunsc(ctx context.Context, c *runConfig) error {
 	if err != nil {
 		return err
 	}
-	res, err := harnesslib.Build(ctx, harnesslib.BuildOptions{
+	res, err := harness.Build(ctx, harness.BuildOptions{
 		Version: v.Version, Series: ser, Sets: c.sets.setList(), Cache: c.cache, Log: os.Stderr,
 	})
 	if err != nil {
 		return err
 	}
-	for _, r := range harnesslib.Runscs(res) {
-		c.runtimes = append(c.runtimes, namedRunsc{name: r.Name, kind: r.Kind, path: r.Path})
-	}
+	c.runtimes = append(c.runtimes, harness.Runscs(res)...)
 	fmt.Fprintf(os.Stderr, "stock   runsc %s: %s\npatched runsc %s: %s\n", res.Stock.Stamp, res.Stock.Path, res.Patched.Stamp, res.Patched.Path)
 	return nil
 }
 
 // runGuests builds the runsc of c.gvisor if asked, then runs the
-// configured guests through harnesslib.Run.
+// configured guests through harness.Run.
 func runGuests(ctx context.Context, c *runConfig) (*report.Document, error) {
 	if c.gvisor != "" {
 		if err := addBuiltRunsc(ctx, c); err != nil {
 			return nil, err
 		}
 	}
-	o := harnesslib.Options{
+	o := harness.Options{
 		Guests: c.guests, GuestArgs: c.guestArgs, Variants: c.variants, Timeout: c.timeout,
 		Out: c.out, State: c.state, Debug: c.debug, Log: os.Stderr, Stdout: os.Stdout, AllowStale: c.allowStale,
 	}
 	if c.native {
 		o.Variants = nil
 	}
-	for _, r := range c.runtimes {
-		o.Runscs = append(o.Runscs, r.runsc())
-	}
+	o.Runscs = c.runtimes
 	if c.expected != "" {
 		var err error
 		if o.Expected, err = report.LoadExpected(c.expected); err != nil {
 			return nil, err
 		}
 	}
-	return harnesslib.Run(ctx, o)
+	return harness.Run(ctx, o)
 }

@@ -11,6 +11,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/restartsys/restartsys/runsc-harness/internal/harness"
 	"github.com/restartsys/restartsys/runsc-harness/internal/report"
 	"github.com/restartsys/restartsys/runsc-harness/internal/sandbox"
 	"github.com/restartsys/restartsys/runsc-harness/internal/testrunsc"
@@ -33,8 +34,8 @@ func TestParseRunFlags(t *testing.T) {
 				if len(c.variants) != 1 || c.variants[0] != want[0] {
 					t.Errorf("variants = %v, want %v", c.variants, want)
 				}
-				if c.runtimes[0].kind != report.Stock {
-					t.Errorf("kind = %v", c.runtimes[0].kind)
+				if c.runtimes[0].Kind != report.Stock {
+					t.Errorf("kind = %v", c.runtimes[0].Kind)
 				}
 			},
 		},
@@ -46,13 +47,13 @@ func TestParseRunFlags(t *testing.T) {
 				if len(c.variants) != 4 {
 					t.Errorf("got %d variants, want 4: %v", len(c.variants), c.variants)
 				}
-				if c.runtimes[1].kind != report.Patched {
-					t.Errorf("patched-v2 kind = %v", c.runtimes[1].kind)
+				if c.runtimes[1].Kind != report.Patched {
+					t.Errorf("patched-v2 kind = %v", c.runtimes[1].Kind)
 				}
 				if len(c.guestArgs) != 1 || c.guestArgs[0] != "-sleep" {
 					t.Errorf("guest args = %q", c.guestArgs)
 				}
-				if got := variantName(c.runtimes[1], c.variants[0]); got != "patched-v2/systrap/none/directfs=off" {
+				if got := harness.VariantName(c.runtimes[1], c.variants[0]); got != "patched-v2/systrap/none/directfs=off" {
 					t.Errorf("variant name = %q", got)
 				}
 			},
@@ -88,9 +89,9 @@ func TestParseRunFlags(t *testing.T) {
 	}
 }
 
-// harness returns the runsc-harness binary that TestMain (main_test.go)
+// harnessBin returns the runsc-harness binary that TestMain (main_test.go)
 // built once for this test binary, in a temporary directory it removes.
-func harness(t *testing.T) string {
+func harnessBin(t *testing.T) string {
 	t.Helper()
 	if cliBin == "" {
 		t.Fatal("TestMain did not build the runsc-harness binary")
@@ -147,7 +148,7 @@ func readDoc(t *testing.T, path string) *report.Document {
 
 func TestRunKilledGuest(t *testing.T) {
 	runsc := stockRunsc(t)
-	bin := harness(t)
+	bin := harnessBin(t)
 	dir := t.TempDir()
 	state, out := filepath.Join(dir, "state"), filepath.Join(dir, "out")
 	cmd := exec.Command(bin, "run", "--guest", "tiny", "--runsc", "stock="+runsc, "--timeout", "3s",
@@ -184,7 +185,7 @@ func TestRunKilledGuest(t *testing.T) {
 
 func TestRunSIGINT(t *testing.T) {
 	runsc := stockRunsc(t)
-	bin := harness(t)
+	bin := harnessBin(t)
 	dir := t.TempDir()
 	state, out := filepath.Join(dir, "state"), filepath.Join(dir, "out")
 	// The native run hangs until its 8 s deadline; then the runsc run

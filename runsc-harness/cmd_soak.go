@@ -71,7 +71,7 @@ func runSoak(ctx context.Context, args []string) error {
 		if err := addBuiltRunsc(ctx, c); err != nil {
 			return err
 		}
-		sc.Runsc = c.runtimes[len(c.runtimes)-1].path // the patched one
+		sc.Runsc = c.runtimes[len(c.runtimes)-1].Path // the patched one
 	}
 	sc.Stamp = runscVersion(ctx, sc.Runsc)
 	res, path, err := soak.Run(ctx, sc)

@@ -2,18 +2,18 @@ package main
 
 import (
 	"context"
-	"errors"
 	"flag"
 	"fmt"
-	"io"
 	"os"
+	"path/filepath"
 	"strings"
-	"text/tabwriter"
 	"time"
 
 	"github.com/restartsys/restartsys/runsc-harness/internal/build"
 	"github.com/restartsys/restartsys/runsc-harness/internal/docs"
-	"github.com/restartsys/restartsys/runsc-harness/internal/report"
+	"github.com/restartsys/restartsys/runsc-harness/internal/guests"
+	"github.com/restartsys/restartsys/runsc-harness/internal/gvisor"
+	"github.com/restartsys/restartsys/runsc-harness/internal/harness"
 	"github.com/restartsys/restartsys/runsc-harness/internal/sandbox"
 )
 
@@ -74,52 +74,67 @@ func runVerify(ctx context.Context, args []string) error {
 	if err != nil {
 		return err
 	}
-	return verdict(os.Stdout, d)
+	return docs.StormVerdict(os.Stdout, d)
 }
 
-// verdict prints the storm side by side (native, stock, patched) and says
-// whether the run proved the fix: stock must diverge somewhere (the storm
-// caught the bug) and patched nowhere.
-func verdict(w io.Writer, d *report.Document) error {
-	kinds := map[string]report.Kind{}
-	var names []string
-	for _, v := range d.Variants {
-		kinds[v.Name] = v.Kind
-		names = append(names, v.Name)
+// matrixExpected is the matrix's list of expected divergences, relative to
+// the repository root.
+const matrixExpected = "syscalltests/matrix/expected.json"
+
+// verifyVersions is `verify` for several versions (--gvisor all, or a
+// list): harness.VerifyAll over the resolved snapshots, recorded in
+// docs/affected-versions.json and the generated docs.
+func verifyVersions(ctx context.Context, spec string, c *runConfig, withMatrix, allowStale bool) error {
+	if err := sandbox.CheckRoot(); err != nil {
+		return err
 	}
-	fmt.Fprintln(w)
-	tw := tabwriter.NewWriter(w, 0, 4, 2, ' ', 0)
-	fmt.Fprintf(tw, "case\tnative\t%s\n", strings.Join(names, "\t"))
-	diverged := map[report.Kind]int{}
-	for _, cell := range d.Cells {
-		fmt.Fprintf(tw, "%s\t%s", cell.Shape, docs.StormSide(cell.Native, ""))
-		for _, o := range cell.Outcomes {
-			mark := ""
-			if o.Diverges {
-				mark = " ✗"
-				diverged[kinds[o.Variant]]++
+	ser, _, err := c.sets.load()
+	if err != nil {
+		return err
+	}
+	repo, err := guests.RepoRoot(".")
+	if err != nil {
+		return err
+	}
+	vs, _, err := knownVersions(ctx, os.Stderr)
+	if err != nil {
+		return err
+	}
+	targets := vs
+	if spec != "all" {
+		targets = nil
+		for _, s := range strings.Split(spec, ",") {
+			v, err := gvisor.Resolve(vs, strings.TrimSpace(s))
+			if err != nil {
+				return err
 			}
-			fmt.Fprintf(tw, "\t%s", docs.StormSide(o.Runsc, o.Error)+mark)
-		}
-		fmt.Fprintln(tw)
-	}
-	tw.Flush()
-	fmt.Fprintln(w, "\n(result: EINTR returned / interrupted calls; ✗ differs from native Linux)")
-	var errs []string
-	for _, s := range d.Summaries {
-		if s.Failure != "" {
-			errs = append(errs, fmt.Sprintf("%s run failed: %s", s.Variant, s.Failure))
+			targets = append(targets, v)
 		}
 	}
-	if diverged[report.Patched] > 0 {
-		errs = append(errs, fmt.Sprintf("patched runsc diverges from native Linux in %d case(s)", diverged[report.Patched]))
+	if c.out == "" {
+		c.out = filepath.Join(repo, "out", "verify-"+time.Now().Format("20060102-150405"))
 	}
-	if diverged[report.Stock] == 0 && len(errs) == 0 {
-		errs = append(errs, "stock runsc did not diverge: the storm caught nothing on this version, so it proves nothing here")
+	// The generated docs show the default (core) selection, as `docs` does.
+	shown := seriesFlags{sets: "core"}
+	dser, sel, err := shown.load()
+	if err != nil {
+		return err
 	}
-	if len(errs) > 0 {
-		return errors.New(strings.Join(errs, "; "))
+	o := harness.VerifyAllOptions{
+		VerifyOptions: harness.VerifyOptions{
+			Series: ser, Sets: c.sets.setList(), Cache: c.cache, Variants: c.variants,
+			StormArgs: c.guestArgs, StormTimeout: c.timeout, Out: c.out, Log: os.Stderr,
+		},
+		Targets: targets, Known: vs, DocsDir: filepath.Join(repo, "docs"), ShownSeries: dser, ShownSel: sel,
+		Command: "runsc-harness verify --gvisor " + spec + " --sets " + c.sets.sets, Sets: c.sets.sets,
+		AllowStale: allowStale, Stdout: os.Stdout,
 	}
-	fmt.Fprintf(w, "verdict: stock runsc leaks EINTR in %d case(s); patched runsc matches native Linux.\n", diverged[report.Stock])
-	return nil
+	if withMatrix {
+		o.MatrixExpected = filepath.Join(repo, matrixExpected)
+		o.Command += " --matrix"
+	}
+	if len(c.guestArgs) > 1 {
+		o.Command += " --duration " + c.guestArgs[1]
+	}
+	return harness.VerifyAll(ctx, o)
 }

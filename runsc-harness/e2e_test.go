@@ -9,6 +9,7 @@ import (
 	"time"
 
 	"github.com/restartsys/restartsys/runsc-harness/internal/build"
+	"github.com/restartsys/restartsys/runsc-harness/internal/cliflag"
 	"github.com/restartsys/restartsys/runsc-harness/internal/e2e"
 	"github.com/restartsys/restartsys/runsc-harness/internal/report"
 	"github.com/restartsys/restartsys/runsc-harness/internal/sandbox"
@@ -36,9 +37,9 @@ func TestE2ERuncStorm(t *testing.T) {
 	out := t.TempDir()
 	c := &e2eConfig{
 		run: runConfig{
-			runtimes: runtimeFlag{
-				{name: "stock", kind: report.Stock, path: stock},
-				{name: "patched", kind: report.Patched, path: patched},
+			runtimes: cliflag.Runscs{
+				{Name: "stock", Kind: report.Stock, Path: stock},
+				{Name: "patched", Kind: report.Patched, Path: patched},
 			},
 			cache: build.DefaultCacheDir(),
 			out:   out,

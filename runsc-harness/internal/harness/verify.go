@@ -2,8 +2,10 @@ package harness
 
 import (
 	"context"
+	"fmt"
 	"io"
 	"path/filepath"
+	"strings"
 	"time"
 
 	"github.com/restartsys/restartsys/runsc-harness/internal/docs"
@@ -107,4 +109,71 @@ func matrixRecord(ctx context.Context, o VerifyOptions, patched []Runsc, out str
 		m.Stale = append(m.Stale, e.Shape+" ("+e.Disposition+")")
 	}
 	return m
+}
+
+// VerifyAllOptions say which snapshots VerifyAll verifies and where the
+// records and generated docs go.
+type VerifyAllOptions struct {
+	VerifyOptions
+	// Targets are verified one after another; Known are all snapshots
+	// (the rows of the generated table).
+	Targets, Known []gvisor.Version
+	// DocsDir holds affected-versions.json, which each record joins as
+	// soon as it is measured, and the generated docs, rewritten at the
+	// end with ShownSeries and ShownSel (the patches the table shows).
+	DocsDir     string
+	ShownSeries *series.Series
+	ShownSel    []*series.Patch
+	// Command and Sets label the records.
+	Command, Sets string
+	// AllowStale keeps stale expected.json entries from failing.
+	AllowStale bool
+	// Stdout receives the table and the verdict.
+	Stdout io.Writer
+}
+
+// VerifyAll verifies each target (VerifyVersion), records it, rewrites the
+// generated docs and prints one table. It fails unless on every target both
+// binaries boot, stock diverges where the series map says the version is
+// affected, patched matches Linux in the storm, and the matrix (if run) has
+// nothing beyond expected.json and no stale entry (unless AllowStale).
+func VerifyAll(ctx context.Context, o VerifyAllOptions) error {
+	log, stdout := orDiscard(o.Log), orDiscard(o.Stdout)
+	jsonPath := filepath.Join(o.DocsDir, "affected-versions.json")
+	records, err := docs.LoadRecords(jsonPath)
+	if err != nil {
+		return err
+	}
+	var bad []string
+	for i, v := range o.Targets {
+		if ctx.Err() != nil {
+			return ctx.Err()
+		}
+		fmt.Fprintf(log, "\n=== [%d/%d] gVisor %s (%s)\n", i+1, len(o.Targets), v.Version, v.Date())
+		vo := o.VerifyOptions
+		vo.Version = v
+		rec := VerifyVersion(ctx, vo)
+		rec.Command, rec.Sets = o.Command, o.Sets
+		records[v.Version] = rec
+		if err := docs.SaveRecords(jsonPath, records); err != nil {
+			return err
+		}
+		for _, p := range docs.Problems(rec, o.Series, o.AllowStale) {
+			bad = append(bad, v.Date()+": "+p)
+		}
+	}
+	if err := docs.Write(ctx, o.DocsDir, o.ShownSeries, o.ShownSel, records, o.Known, false, log); err != nil {
+		return err
+	}
+	fmt.Fprintln(stdout)
+	docs.VerifyTable(stdout, o.Targets, records)
+	if len(bad) > 0 {
+		return fmt.Errorf("%d problem(s):\n  %s", len(bad), strings.Join(bad, "\n  "))
+	}
+	fmt.Fprintf(stdout, "verdict: on all %d snapshot(s) both runsc boot, stock leaks EINTR where the series map says it must, patched matches native Linux", len(o.Targets))
+	if o.MatrixExpected != "" {
+		fmt.Fprint(stdout, ", and the matrix on patched has no divergence beyond expected.json")
+	}
+	fmt.Fprintln(stdout, ".")
+	return nil
 }
