@@ -26,7 +26,8 @@ type CheckResult struct {
 	// Error is set when the series could not be applied as planned, or
 	// (with tests) the go test output of the failing packages.
 	Error string `json:"error,omitempty"`
-	// Tests is the go test outcome with tests: "ok", "FAIL" or "".
+	// Tests is the go test outcome with tests: "ok", "FAIL", "none to
+	// run" (no applied patch changes Go code) or "" (not asked).
 	Tests string `json:"tests,omitempty"`
 }
 
@@ -78,6 +79,16 @@ func Check(ctx context.Context, ser *series.Series, sel []*series.Patch, v gviso
 	}
 	if progress == nil {
 		progress = io.Discard
+	}
+	var applied []*series.Patch
+	for _, d := range row.Patches {
+		if d.Status == series.Apply {
+			applied = append(applied, d.Patch)
+		}
+	}
+	if len(ser.Packages(applied)) == 0 {
+		row.Tests = "none to run"
+		return row, nil
 	}
 	b := &builder{opts: Options{Series: ser, Version: v.Version}, progress: progress, start: time.Now(), tmp: tmp}
 	row.Tests = "ok"
