@@ -9,6 +9,7 @@ import (
 
 	"github.com/restartsys/restartsys/runsc-harness/internal/bench"
 	"github.com/restartsys/restartsys/runsc-harness/internal/build"
+	"github.com/restartsys/restartsys/runsc-harness/internal/cliflag"
 	"github.com/restartsys/restartsys/runsc-harness/internal/sandbox"
 )
 
@@ -23,7 +24,7 @@ func init() {
 func runBench(ctx context.Context, args []string) error {
 	fs := flag.NewFlagSet("bench", flag.ContinueOnError)
 	c := &bench.Config{}
-	var sf seriesFlags
+	var sf cliflag.Series
 	fs.StringVar(&c.GVisor, "gvisor", defaultGVisor, "gVisor version of stock and patched runsc: a module version, a date (YYYY-MM-DD) or latest")
 	fs.StringVar(&c.FIFOGVisor, "fifo-gvisor", "latest", "gVisor version whose stock runsc the FIFO-open detection runs under (its build may take minutes if not cached)")
 	fs.StringVar(&c.Cache, "cache", build.DefaultCacheDir(), "build cache directory ($RESTARTSYS_CACHE)")
@@ -36,7 +37,7 @@ func runBench(ctx context.Context, args []string) error {
 	fs.BoolVar(&c.Cold, "cold", false, "also time a cold build (fresh temporary harness cache and Go build cache; takes minutes)")
 	skip := fs.String("skip", "", "comma-separated sections to leave out: overhead, detect, matrix, build")
 	fs.StringVar(&c.Out, "out", "", "output directory (default out/bench-TIMESTAMP under the repository)")
-	sf.register(fs)
+	sf.Register(fs)
 	fs.Usage = func() {
 		fmt.Fprintf(fs.Output(), "usage: runsc-harness bench [--gvisor V] [--fifo-gvisor V] [--rounds N] [--trials N] [--cold] [--skip S,...]\n\n")
 		fs.PrintDefaults()
@@ -52,15 +53,14 @@ func runBench(ctx context.Context, args []string) error {
 		case "overhead", "detect", "matrix", "build":
 			c.Skip[s] = true
 		default:
-			return usagef("--skip: unknown section %q (want overhead, detect, matrix, build)", s)
+			return cliflag.Usagef("--skip: unknown section %q (want overhead, detect, matrix, build)", s)
 		}
 	}
 	if c.Rounds < 1 || c.Reps < 1 || c.Reps > 64 || c.MS < 1 || c.Wakes < 1 || c.Wakes > 4096 || c.Trials < 1 {
-		return usagef("--rounds, --ms and --trials must be positive, --reps in 1..64, --wakes in 1..4096")
+		return cliflag.Usagef("--rounds, --ms and --trials must be positive, --reps in 1..64, --wakes in 1..4096")
 	}
-	v := sandbox.Variant{Platform: c.Platform, Network: "none", DirectFS: "default"}
-	if err := v.Validate(); err != nil {
-		return usagef("--platform: %v", err)
+	if _, err := platformVariant(c.Platform); err != nil {
+		return err
 	}
 	if err := checkGVisorSpec("gvisor", c.GVisor, false); err != nil {
 		return err
@@ -68,11 +68,11 @@ func runBench(ctx context.Context, args []string) error {
 	if err := checkGVisorSpec("fifo-gvisor", c.FIFOGVisor, false); err != nil {
 		return err
 	}
-	ser, _, err := sf.load()
+	ser, _, err := sf.Load()
 	if err != nil {
 		return err
 	}
-	c.Series, c.Sets = ser, sf.setList()
+	c.Series, c.Sets = ser, sf.SetList()
 	if err := sandbox.CheckRoot(); err != nil {
 		return err
 	}

@@ -6,11 +6,10 @@ import (
 	"flag"
 	"fmt"
 	"os"
-	"os/exec"
-	"path/filepath"
-	"strings"
 
 	"github.com/restartsys/restartsys/runsc-harness/internal/build"
+	"github.com/restartsys/restartsys/runsc-harness/internal/cliflag"
+	"github.com/restartsys/restartsys/runsc-harness/internal/harness"
 )
 
 func init() {
@@ -29,8 +28,8 @@ func runBuild(ctx context.Context, args []string) error {
 	skipTests := fs.Bool("skip-tests", false, "do not run the Go tests of the patched gVisor packages")
 	jsonOut := fs.Bool("json", false, "print the result as JSON")
 	noBoot := fs.Bool("no-boot-check", false, "do not boot the new binaries (where runsc cannot run: not root, say); they are cached as not booted, and every command that runs one boots it first")
-	var sf seriesFlags
-	sf.register(fs)
+	var sf cliflag.Series
+	sf.Register(fs)
 	fs.Usage = func() {
 		fmt.Fprintf(fs.Output(), "usage: runsc-harness build [--gvisor V] [--out DIR] [--sets core,parity] [--skip-tests] [--json]\n\n")
 		fs.PrintDefaults()
@@ -38,7 +37,7 @@ func runBuild(ctx context.Context, args []string) error {
 	if err := parseFlags(fs, args); err != nil {
 		return err
 	}
-	ser, _, err := sf.load()
+	ser, _, err := sf.Load()
 	if err != nil {
 		return err
 	}
@@ -46,17 +45,17 @@ func runBuild(ctx context.Context, args []string) error {
 		return err
 	}
 	if *out != "" {
-		if err := checkOutDir(*out); err != nil {
-			return usageError{err}
+		if err := build.CheckOutDir(*out); err != nil {
+			return cliflag.UsageError{Err: err}
 		}
 	}
-	v, err := resolveVersion(ctx, *gv, os.Stderr)
+	v, err := harness.ResolveVersion(ctx, *gv, os.Stderr)
 	if err != nil {
 		return err
 	}
 	var boot build.BootFunc
 	if !*noBoot {
-		if boot, err = bootCheck(ctx, *cache); err != nil {
+		if boot, err = harness.BootCheck(ctx, "", *cache, os.Stderr); err != nil {
 			return err
 		}
 	}
@@ -64,7 +63,7 @@ func runBuild(ctx context.Context, args []string) error {
 	res, err := build.Build(ctx, build.Options{
 		Version:   v.Version,
 		Series:    ser,
-		Sets:      sf.setList(),
+		Sets:      sf.SetList(),
 		CacheDir:  *cache,
 		SkipTests: *skipTests,
 		Progress:  os.Stderr,
@@ -74,18 +73,8 @@ func runBuild(ctx context.Context, args []string) error {
 		return err
 	}
 	if *out != "" {
-		for _, a := range []struct {
-			src  *build.Artifact
-			name string
-		}{{&res.Stock, "runsc-stock"}, {&res.Patched, "runsc-patched"}} {
-			dst, err := filepath.Abs(filepath.Join(*out, a.name))
-			if err != nil {
-				return err
-			}
-			if err := build.Install(a.src.Path, dst); err != nil {
-				return fmt.Errorf("writing %s: %w", dst, err)
-			}
-			a.src.Path = dst
+		if err := res.InstallTo(*out); err != nil {
+			return err
 		}
 	}
 	if *jsonOut {
@@ -101,30 +90,7 @@ func runBuild(ctx context.Context, args []string) error {
 		if a.art.Cached {
 			cached = " (cached)"
 		}
-		fmt.Printf("%-8s %s%s\n         %s\n", a.label, a.art.Path, cached, runscVersion(ctx, a.art.Path))
-	}
-	return nil
-}
-
-// runscVersion is the first line of `runsc --version`, as a check that the
-// binary runs and carries its stamp.
-func runscVersion(ctx context.Context, path string) string {
-	out, err := exec.CommandContext(ctx, path, "--version").Output()
-	if err != nil {
-		return fmt.Sprintf("(runsc --version failed: %v)", err)
-	}
-	line, _, _ := strings.Cut(string(out), "\n")
-	return line
-}
-
-// checkOutDir fails early, before any build, if dir cannot receive the
-// binaries: it exists and is not a directory, or cannot be made.
-func checkOutDir(dir string) error {
-	if fi, err := os.Stat(dir); err == nil && !fi.IsDir() {
-		return fmt.Errorf("--out %s: not a directory", dir)
-	}
-	if err := os.MkdirAll(dir, 0o755); err != nil {
-		return fmt.Errorf("--out: %w", err)
+		fmt.Printf("%-8s %s%s\n         %s\n", a.label, a.art.Path, cached, build.RunscVersion(ctx, a.art.Path))
 	}
 	return nil
 }

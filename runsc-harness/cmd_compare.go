@@ -9,6 +9,7 @@ import (
 	"path/filepath"
 	"strings"
 
+	"github.com/restartsys/restartsys/runsc-harness/internal/cliflag"
 	"github.com/restartsys/restartsys/runsc-harness/internal/harness"
 	"github.com/restartsys/restartsys/runsc-harness/internal/report"
 )
@@ -34,31 +35,12 @@ func runCompare(ctx context.Context, args []string) error {
 		return err
 	}
 	if *in == "" {
-		return usagef("--in is required")
+		return cliflag.Usagef("--in is required")
 	}
 	if *out == "" {
 		*out = filepath.Dir(*in)
 	}
-	var expected []report.Expected
-	if *expectedPath != "" {
-		var err error
-		if expected, err = report.LoadExpected(*expectedPath); err != nil {
-			return err
-		}
-		if expected == nil {
-			expected = []report.Expected{}
-		}
-	}
-	f, err := os.Open(*in)
-	if err != nil {
-		return err
-	}
-	saved, err := report.ReadJSON(f)
-	f.Close()
-	if err != nil {
-		return fmt.Errorf("%s: %w", *in, err)
-	}
-	d, err := report.Recompare(saved, expected)
+	d, err := report.RecompareFile(*in, *expectedPath)
 	if err != nil {
 		return err
 	}

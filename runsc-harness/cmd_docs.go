@@ -7,7 +7,9 @@ import (
 	"os"
 	"path/filepath"
 
+	"github.com/restartsys/restartsys/runsc-harness/internal/cliflag"
 	"github.com/restartsys/restartsys/runsc-harness/internal/docs"
+	"github.com/restartsys/restartsys/runsc-harness/internal/harness"
 )
 
 func init() {
@@ -24,8 +26,8 @@ func runDocs(ctx context.Context, args []string) error {
 	fs := flag.NewFlagSet("docs", flag.ContinueOnError)
 	dir := fs.String("dir", "docs", "documentation directory")
 	check := fs.Bool("check", false, "do not write: fail if the files on disk differ from what would be generated")
-	var sf seriesFlags
-	sf.register(fs)
+	var sf cliflag.Series
+	sf.Register(fs)
 	fs.Usage = func() {
 		fmt.Fprintf(fs.Output(), "usage: runsc-harness docs [--check] [--dir DIR] [--sets S]\n\n")
 		fmt.Fprintf(fs.Output(), "The run columns come from DIR/affected-versions.json; fill it with\n`runsc-harness verify --gvisor all --sets core,parity --matrix`.\n\n")
@@ -34,7 +36,7 @@ func runDocs(ctx context.Context, args []string) error {
 	if err := parseFlags(fs, args); err != nil {
 		return err
 	}
-	ser, sel, err := sf.load()
+	ser, sel, err := sf.Load()
 	if err != nil {
 		return err
 	}
@@ -42,7 +44,7 @@ func runDocs(ctx context.Context, args []string) error {
 	if err != nil {
 		return err
 	}
-	vs, _, err := knownVersions(ctx, os.Stderr)
+	vs, _, err := harness.KnownVersions(ctx, os.Stderr)
 	if err != nil {
 		return err
 	}

@@ -10,7 +10,9 @@ import (
 	"time"
 
 	"github.com/restartsys/restartsys/runsc-harness/internal/build"
+	"github.com/restartsys/restartsys/runsc-harness/internal/cliflag"
 	"github.com/restartsys/restartsys/runsc-harness/internal/e2e"
+	"github.com/restartsys/restartsys/runsc-harness/internal/harness"
 	"github.com/restartsys/restartsys/runsc-harness/internal/sandbox"
 )
 
@@ -22,17 +24,14 @@ func init() {
 	})
 }
 
-// e2eConfig is what `e2e runc` was asked to do.
+// e2eConfig is what `e2e runc` was asked to do: the runsc to build or
+// take (run) and the suite's options (suite; its binaries, version label,
+// cache and directories come from run).
 type e2eConfig struct {
-	run           runConfig
-	runcVersion   string
-	platform      string
-	runs, execs   int
-	modes         []e2e.Mode
-	stormInterval time.Duration
-	opTimeout     time.Duration
-	timeout       time.Duration
-	noVerdict     bool
+	run   runConfig
+	suite e2e.SuiteOptions
+	// noVerdict exits 0 whatever the counts.
+	noVerdict bool
 	// label is set when --runsc binaries are given: --gvisor then only
 	// names their version in the report.
 	label bool
@@ -44,7 +43,7 @@ func parseE2EFlags(args []string) (*e2eConfig, error) {
 			fmt.Println("usage: runsc-harness e2e runc [flags]\n\nRun 'runsc-harness e2e runc --help' for the flags of the runc client.")
 			return nil, errHelp
 		}
-		return nil, usagef(`want "e2e runc [flags]" (runc is the only end-to-end client so far)`)
+		return nil, cliflag.Usagef(`want "e2e runc [flags]" (runc is the only end-to-end client so far)`)
 	}
 	fs := flag.NewFlagSet("e2e runc", flag.ContinueOnError)
 	c := &e2eConfig{}
@@ -53,16 +52,16 @@ func parseE2EFlags(args []string) (*e2eConfig, error) {
 	fs.StringVar(&c.run.cache, "cache", build.DefaultCacheDir(), "build cache directory, for runsc and runc ($RESTARTSYS_CACHE)")
 	fs.StringVar(&c.run.out, "out", "", "output directory (default out/e2e-TIMESTAMP under the repository)")
 	fs.StringVar(&c.run.state, "state", "", "private runsc state base directory (default: a fresh temporary one)")
-	fs.StringVar(&c.runcVersion, "runc-version", e2e.DefaultRuncVersion, "runc module version to build (github.com/opencontainers/runc)")
-	fs.StringVar(&c.platform, "platform", "systrap", "runsc platform: systrap or ptrace")
-	fs.IntVar(&c.runs, "runs", 50, "sequential runc run per mode")
-	fs.IntVar(&c.execs, "execs", 50, "sequential runc exec -d per mode (into one runc run -d container)")
+	fs.StringVar(&c.suite.RuncVersion, "runc-version", e2e.DefaultRuncVersion, "runc module version to build (github.com/opencontainers/runc)")
+	fs.StringVar(&c.suite.Platform, "platform", "systrap", "runsc platform: systrap or ptrace")
+	fs.IntVar(&c.suite.Runs, "runs", 50, "sequential runc run per mode")
+	fs.IntVar(&c.suite.Execs, "execs", 50, "sequential runc exec -d per mode (into one runc run -d container)")
 	modes := fs.String("modes", "plain,storm,asyncpreemptoff", "modes, comma-separated: plain (no storm), storm (SIGURG to every runc thread), asyncpreemptoff (no storm, GODEBUG=asyncpreemptoff=1)")
-	fs.DurationVar(&c.stormInterval, "storm-interval", 200*time.Microsecond, "SIGURG storm period")
-	fs.DurationVar(&c.opTimeout, "op-timeout", 30*time.Second, "deadline of one runc command inside the sandbox")
-	fs.DurationVar(&c.timeout, "timeout", 0, "deadline of each sandbox (default: 1m + 3s per operation)")
+	fs.DurationVar(&c.suite.StormInterval, "storm-interval", 200*time.Microsecond, "SIGURG storm period")
+	fs.DurationVar(&c.suite.OpTimeout, "op-timeout", 30*time.Second, "deadline of one runc command inside the sandbox")
+	fs.DurationVar(&c.suite.Timeout, "timeout", 0, "deadline of each sandbox (default: 1m + 3s per operation)")
 	fs.BoolVar(&c.noVerdict, "no-verdict", false, "exit 0 whatever the counts (only fail when the runs could not be made)")
-	c.run.sets.register(fs)
+	c.run.sets.Register(fs)
 	fs.Usage = func() {
 		fmt.Fprintf(fs.Output(), "usage: runsc-harness e2e runc [flags]\n\n")
 		fs.PrintDefaults()
@@ -80,27 +79,14 @@ func parseE2EFlags(args []string) (*e2eConfig, error) {
 			c.run.gvisor = ""
 		}
 	}
-	for _, m := range strings.Split(*modes, ",") {
-		m = strings.TrimSpace(m)
-		if m == "" {
-			continue
-		}
-		ok := false
-		for _, k := range e2e.Modes {
-			ok = ok || e2e.Mode(m) == k
-		}
-		if !ok {
-			return nil, fmt.Errorf("unknown mode %q (want plain, storm, asyncpreemptoff)", m)
-		}
-		c.modes = append(c.modes, e2e.Mode(m))
+	var err error
+	if c.suite.Modes, err = e2e.ParseModes(*modes); err != nil {
+		return nil, err
 	}
-	if len(c.modes) == 0 {
-		return nil, errors.New("no mode selected")
-	}
-	if c.runs < 0 || c.execs < 0 || c.runs+c.execs == 0 {
+	if c.suite.Runs < 0 || c.suite.Execs < 0 || c.suite.Runs+c.suite.Execs == 0 {
 		return nil, errors.New("--runs and --execs must be >= 0, not both 0")
 	}
-	if err := (sandbox.Variant{Platform: c.platform, Network: "none", DirectFS: "default"}).Validate(); err != nil {
+	if _, err := platformVariant(c.suite.Platform); err != nil {
 		return nil, err
 	}
 	if len(c.run.runtimes) == 0 && c.run.gvisor == "" {
@@ -111,7 +97,7 @@ func parseE2EFlags(args []string) (*e2eConfig, error) {
 			return nil, err
 		}
 	}
-	if _, _, err := c.run.sets.load(); err != nil {
+	if _, _, err := c.run.sets.Load(); err != nil {
 		return nil, err
 	}
 	return c, nil
@@ -120,10 +106,10 @@ func parseE2EFlags(args []string) (*e2eConfig, error) {
 func runE2E(ctx context.Context, args []string) error {
 	c, err := parseE2EFlags(args)
 	if err != nil {
-		if errors.Is(err, errHelp) || errors.As(err, new(usageError)) {
+		if errors.Is(err, errHelp) || errors.As(err, new(cliflag.UsageError)) {
 			return err
 		}
-		return usageError{err}
+		return cliflag.UsageError{Err: err}
 	}
 	d, err := e2eRunc(ctx, c)
 	if err != nil {
@@ -153,17 +139,13 @@ func e2eRunc(ctx context.Context, c *e2eConfig) (*e2e.Document, error) {
 				return nil, err
 			}
 		}
-		v, err := resolveVersion(ctx, c.run.gvisor, os.Stderr)
+		v, err := harness.ResolveVersion(ctx, c.run.gvisor, os.Stderr)
 		if err != nil {
 			return nil, err
 		}
 		gv = v.Version
 	}
-	o := e2e.SuiteOptions{
-		GVisor: gv, RuncVersion: c.runcVersion, Cache: c.run.cache, Out: c.run.out, State: c.run.state,
-		Platform: c.platform, Runs: c.runs, Execs: c.execs, Modes: c.modes,
-		StormInterval: c.stormInterval, OpTimeout: c.opTimeout, Timeout: c.timeout, Log: os.Stderr,
-	}
-	o.Runscs = c.run.runtimes
+	o := c.suite
+	o.GVisor, o.Runscs, o.Cache, o.Out, o.State, o.Log = gv, c.run.runtimes, c.run.cache, c.run.out, c.run.state, os.Stderr
 	return e2e.Suite(ctx, o)
 }

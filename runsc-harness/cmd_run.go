@@ -6,7 +6,6 @@ import (
 	"flag"
 	"fmt"
 	"os"
-	"strings"
 	"time"
 
 	"github.com/restartsys/restartsys/runsc-harness/internal/build"
@@ -41,7 +40,7 @@ type runConfig struct {
 	// gvisor, when set, builds stock and patched runsc for that version
 	// (with the series sets in sets, cached in cache) and runs both.
 	gvisor string
-	sets   seriesFlags
+	sets   cliflag.Series
 	cache  string
 }
 
@@ -65,7 +64,7 @@ func parseRunFlags(args []string) (*runConfig, error) {
 	fs.BoolVar(&c.debug, "debug", false, "pass --debug to runsc (verbose logs in each run's log directory)")
 	fs.StringVar(&c.gvisor, "gvisor", "", "build (or take from the cache) stock and patched runsc for this gVisor version and run both")
 	fs.StringVar(&c.cache, "cache", build.DefaultCacheDir(), "build cache directory, with --gvisor ($RESTARTSYS_CACHE)")
-	c.sets.register(fs)
+	c.sets.Register(fs)
 	fs.Usage = func() {
 		fmt.Fprintf(fs.Output(), "usage: runsc-harness run [flags] [-- guest args]\n\n")
 		fs.PrintDefaults()
@@ -81,33 +80,18 @@ func parseRunFlags(args []string) (*runConfig, error) {
 	}
 	if c.gvisor != "" || c.expected != "" {
 		// Inputs are checked before anything is built.
-		if _, _, err := c.sets.load(); err != nil {
+		if _, _, err := c.sets.Load(); err != nil {
 			return nil, err
 		}
 	}
 	if c.expected != "" {
 		if _, err := report.LoadExpected(c.expected); err != nil {
-			return nil, usagef("--expected: %v", err)
+			return nil, cliflag.Usagef("--expected: %v", err)
 		}
 	}
-	for _, g := range strings.Split(*guest, ",") {
-		switch g = strings.TrimSpace(g); g {
-		case "all":
-			c.guests = append(c.guests, "storm", "matrix")
-		case "":
-		default:
-			gg, err := guests.Lookup(g)
-			if err != nil {
-				return nil, err
-			}
-			if gg.Benchmark {
-				return nil, fmt.Errorf("guest %s is a benchmark with nothing to compare: use runsc-harness bench", g)
-			}
-			c.guests = append(c.guests, g)
-		}
-	}
-	if len(c.guests) == 0 {
-		return nil, errors.New("no guest selected")
+	var err error
+	if c.guests, err = guests.Select(*guest); err != nil {
+		return nil, err
 	}
 	if len(c.guestArgs) > 0 && len(c.guests) > 1 {
 		return nil, fmt.Errorf("guest arguments %q need a single --guest (the guests take different flags)", c.guestArgs)
@@ -121,25 +105,11 @@ func parseRunFlags(args []string) (*runConfig, error) {
 	if c.timeout <= 0 {
 		return nil, errors.New("--timeout must be positive")
 	}
-	for _, p := range platforms.Vals {
-		for _, n := range networks.Vals {
-			for _, d := range directfs.Vals {
-				v := sandbox.Variant{Platform: p, Network: n, DirectFS: d}
-				if err := v.Validate(); err != nil {
-					return nil, err
-				}
-				c.variants = append(c.variants, v)
-			}
-		}
+	if c.variants, err = sandbox.Variants(platforms.Vals, networks.Vals, directfs.Vals); err != nil {
+		return nil, err
 	}
-	for _, r := range c.runtimes {
-		fi, err := os.Stat(r.Path)
-		if err != nil {
-			return nil, fmt.Errorf("runsc %s: %w", r.Name, err)
-		}
-		if !fi.Mode().IsRegular() || fi.Mode().Perm()&0o111 == 0 {
-			return nil, fmt.Errorf("runsc %s: %s is not an executable file", r.Name, r.Path)
-		}
+	if err := harness.CheckRunscs(c.runtimes); err != nil {
+		return nil, err
 	}
 	return c, nil
 }
@@ -147,10 +117,10 @@ func parseRunFlags(args []string) (*runConfig, error) {
 func runRun(ctx context.Context, args []string) error {
 	c, err := parseRunFlags(args)
 	if err != nil {
-		if errors.Is(err, errHelp) || errors.As(err, new(usageError)) {
+		if errors.Is(err, errHelp) || errors.As(err, new(cliflag.UsageError)) {
 			return err
 		}
-		return usageError{err}
+		return cliflag.UsageError{Err: err}
 	}
 	d, err := runGuests(ctx, c)
 	if err != nil {
@@ -163,19 +133,19 @@ func runRun(ctx context.Context, args []string) error {
 // for c.gvisor, each booted, and adds them to c.runtimes as "stock" and
 // "patched".
 func addBuiltRunsc(ctx context.Context, c *runConfig) error {
-	ser, _, err := c.sets.load()
+	ser, _, err := c.sets.Load()
 	if err != nil {
 		return err
 	}
 	if err := sandbox.CheckRoot(); err != nil {
 		return err
 	}
-	v, err := resolveVersion(ctx, c.gvisor, os.Stderr)
+	v, err := harness.ResolveVersion(ctx, c.gvisor, os.Stderr)
 	if err != nil {
 		return err
 	}
 	res, err := harness.Build(ctx, harness.BuildOptions{
-		Version: v.Version, Series: ser, Sets: c.sets.setList(), Cache: c.cache, Log: os.Stderr,
+		Version: v.Version, Series: ser, Sets: c.sets.SetList(), Cache: c.cache, Log: os.Stderr,
 	})
 	if err != nil {
 		return err

@@ -9,6 +9,7 @@ import (
 	"time"
 
 	"github.com/restartsys/restartsys/runsc-harness/internal/build"
+	"github.com/restartsys/restartsys/runsc-harness/internal/cliflag"
 	"github.com/restartsys/restartsys/runsc-harness/internal/sandbox"
 	"github.com/restartsys/restartsys/runsc-harness/internal/soak"
 )
@@ -32,7 +33,7 @@ func runSoak(ctx context.Context, args []string) error {
 	variant := fs.String("variant", "all", "storm variant: sync-socket, exec-fifo or all")
 	sample := fs.Duration("sample", 10*time.Second, "how often to read the Sentry's resident set size")
 	fs.StringVar(&c.out, "out", "", "output directory (default out/soak-TIMESTAMP under the repository)")
-	c.sets.register(fs)
+	c.sets.Register(fs)
 	fs.Usage = func() {
 		fmt.Fprintf(fs.Output(), "usage: runsc-harness soak [--gvisor V] [--duration D] [--platform P] [--variant V]\n\n")
 		fs.PrintDefaults()
@@ -40,20 +41,20 @@ func runSoak(ctx context.Context, args []string) error {
 	if err := parseFlags(fs, args); err != nil {
 		return err
 	}
-	v := sandbox.Variant{Platform: *platform, Network: "none", DirectFS: "default"}
-	if err := v.Validate(); err != nil {
-		return usagef("--platform: %v", err)
+	v, err := platformVariant(*platform)
+	if err != nil {
+		return err
 	}
 	if cases := map[string]int{"sync-socket": 1, "exec-fifo": 2, "all": 3}[*variant]; cases == 0 {
-		return usagef("--variant: unknown storm variant %q (want sync-socket, exec-fifo or all)", *variant)
+		return cliflag.Usagef("--variant: unknown storm variant %q (want sync-socket, exec-fifo or all)", *variant)
 	}
 	if *duration <= 0 || *sample <= 0 {
-		return usagef("--duration and --sample must be positive")
+		return cliflag.Usagef("--duration and --sample must be positive")
 	}
 	if err := checkGVisorSpec("gvisor", c.gvisor, false); err != nil {
 		return err
 	}
-	if _, _, err := c.sets.load(); err != nil {
+	if _, _, err := c.sets.Load(); err != nil {
 		return err
 	}
 	if err := sandbox.CheckRoot(); err != nil {
@@ -73,7 +74,7 @@ func runSoak(ctx context.Context, args []string) error {
 		}
 		sc.Runsc = c.runtimes[len(c.runtimes)-1].Path // the patched one
 	}
-	sc.Stamp = runscVersion(ctx, sc.Runsc)
+	sc.Stamp = build.RunscVersion(ctx, sc.Runsc)
 	res, path, err := soak.Run(ctx, sc)
 	if err != nil {
 		return err

@@ -10,9 +10,9 @@ import (
 	"time"
 
 	"github.com/restartsys/restartsys/runsc-harness/internal/build"
+	"github.com/restartsys/restartsys/runsc-harness/internal/cliflag"
 	"github.com/restartsys/restartsys/runsc-harness/internal/docs"
 	"github.com/restartsys/restartsys/runsc-harness/internal/guests"
-	"github.com/restartsys/restartsys/runsc-harness/internal/gvisor"
 	"github.com/restartsys/restartsys/runsc-harness/internal/harness"
 	"github.com/restartsys/restartsys/runsc-harness/internal/sandbox"
 )
@@ -35,7 +35,7 @@ func runVerify(ctx context.Context, args []string) error {
 	platform := fs.String("platform", "systrap", "runsc platform: systrap or ptrace")
 	duration := fs.Duration("duration", 0, "storm duration per case (default: the storm's own, 6s)")
 	fs.StringVar(&c.out, "out", "", "output directory for reports (default out/run-TIMESTAMP under the repository)")
-	c.sets.register(fs)
+	c.sets.Register(fs)
 	fs.Usage = func() {
 		fmt.Fprintf(fs.Output(), "usage: runsc-harness verify [--gvisor V|all|V1,V2] [--sets S] [--matrix] [--platform P] [--duration D]\n\n")
 		fs.PrintDefaults()
@@ -43,18 +43,18 @@ func runVerify(ctx context.Context, args []string) error {
 	if err := parseFlags(fs, args); err != nil {
 		return err
 	}
-	v := sandbox.Variant{Platform: *platform, Network: "none", DirectFS: "default"}
-	if err := v.Validate(); err != nil {
-		return usagef("--platform: %v", err)
+	v, err := platformVariant(*platform)
+	if err != nil {
+		return err
 	}
 	if err := checkGVisorSpec("gvisor", c.gvisor, true); err != nil {
 		return err
 	}
-	if _, _, err := c.sets.load(); err != nil {
+	if _, _, err := c.sets.Load(); err != nil {
 		return err
 	}
 	if *duration < 0 {
-		return usagef("--duration must not be negative")
+		return cliflag.Usagef("--duration must not be negative")
 	}
 	c.variants = []sandbox.Variant{v}
 	if *duration > 0 {
@@ -68,7 +68,7 @@ func runVerify(ctx context.Context, args []string) error {
 		return verifyVersions(ctx, c.gvisor, c, *withMatrix, *allowStale)
 	}
 	if *withMatrix {
-		return usagef("--matrix goes with several versions (--gvisor all or a list)")
+		return cliflag.Usagef("--matrix goes with several versions (--gvisor all or a list)")
 	}
 	d, err := runGuests(ctx, c)
 	if err != nil {
@@ -88,7 +88,7 @@ func verifyVersions(ctx context.Context, spec string, c *runConfig, withMatrix, 
 	if err := sandbox.CheckRoot(); err != nil {
 		return err
 	}
-	ser, _, err := c.sets.load()
+	ser, _, err := c.sets.Load()
 	if err != nil {
 		return err
 	}
@@ -96,37 +96,22 @@ func verifyVersions(ctx context.Context, spec string, c *runConfig, withMatrix, 
 	if err != nil {
 		return err
 	}
-	vs, _, err := knownVersions(ctx, os.Stderr)
-	if err != nil {
-		return err
-	}
-	targets := vs
-	if spec != "all" {
-		targets = nil
-		for _, s := range strings.Split(spec, ",") {
-			v, err := gvisor.Resolve(vs, strings.TrimSpace(s))
-			if err != nil {
-				return err
-			}
-			targets = append(targets, v)
-		}
-	}
 	if c.out == "" {
 		c.out = filepath.Join(repo, "out", "verify-"+time.Now().Format("20060102-150405"))
 	}
 	// The generated docs show the default (core) selection, as `docs` does.
-	shown := seriesFlags{sets: "core"}
-	dser, sel, err := shown.load()
+	shown := cliflag.Series{Sets: "core"}
+	dser, sel, err := shown.Load()
 	if err != nil {
 		return err
 	}
 	o := harness.VerifyAllOptions{
 		VerifyOptions: harness.VerifyOptions{
-			Series: ser, Sets: c.sets.setList(), Cache: c.cache, Variants: c.variants,
+			Series: ser, Sets: c.sets.SetList(), Cache: c.cache, Variants: c.variants,
 			StormArgs: c.guestArgs, StormTimeout: c.timeout, Out: c.out, Log: os.Stderr,
 		},
-		Targets: targets, Known: vs, DocsDir: filepath.Join(repo, "docs"), ShownSeries: dser, ShownSel: sel,
-		Command: "runsc-harness verify --gvisor " + spec + " --sets " + c.sets.sets, Sets: c.sets.sets,
+		Spec: spec, DocsDir: filepath.Join(repo, "docs"), ShownSeries: dser, ShownSel: sel,
+		Command: "runsc-harness verify --gvisor " + spec + " --sets " + c.sets.Sets, Sets: c.sets.Sets,
 		AllowStale: allowStale, Stdout: os.Stdout,
 	}
 	if withMatrix {

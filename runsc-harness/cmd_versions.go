@@ -6,9 +6,10 @@ import (
 	"flag"
 	"fmt"
 	"os"
-	"text/tabwriter"
 
+	"github.com/restartsys/restartsys/runsc-harness/internal/cliflag"
 	"github.com/restartsys/restartsys/runsc-harness/internal/gvisor"
+	"github.com/restartsys/restartsys/runsc-harness/internal/harness"
 	"github.com/restartsys/restartsys/runsc-harness/internal/series"
 )
 
@@ -30,8 +31,8 @@ func runVersions(ctx context.Context, args []string) error {
 	fs := flag.NewFlagSet("versions", flag.ContinueOnError)
 	noPatches := fs.Bool("no-patches", false, "only list the versions (no download, no patch check)")
 	jsonOut := fs.Bool("json", false, "print JSON")
-	var sf seriesFlags
-	sf.register(fs)
+	var sf cliflag.Series
+	sf.Register(fs)
 	fs.Usage = func() {
 		fmt.Fprintf(fs.Output(), "usage: runsc-harness versions [--no-patches] [--sets S] [--json]\n\n")
 		fs.PrintDefaults()
@@ -39,11 +40,11 @@ func runVersions(ctx context.Context, args []string) error {
 	if err := parseFlags(fs, args); err != nil {
 		return err
 	}
-	ser, sel, err := sf.load()
+	ser, sel, err := sf.Load()
 	if err != nil {
 		return err
 	}
-	vs, src, err := knownVersions(ctx, os.Stderr)
+	vs, src, err := harness.KnownVersions(ctx, os.Stderr)
 	if err != nil {
 		return err
 	}
@@ -70,35 +71,9 @@ func runVersions(ctx context.Context, args []string) error {
 			Versions []versionRow  `json:"versions"`
 		}{src, rows})
 	}
-	tw := tabwriter.NewWriter(os.Stdout, 0, 4, 2, ' ', 0)
-	fmt.Fprint(tw, "VERSION\tDATE")
-	if !*noPatches {
-		for _, p := range sel {
-			fmt.Fprintf(tw, "\t%s", p.ID)
-		}
+	plans := make([][]series.Decision, len(rows))
+	for i, r := range rows {
+		plans[i] = r.Patches
 	}
-	fmt.Fprintln(tw)
-	for _, r := range rows {
-		fmt.Fprintf(tw, "%s\t%s", r.Version.Version, r.Date())
-		for _, d := range r.Patches {
-			mark := string(d.Status)
-			if d.MapDisagrees {
-				mark += "!"
-			}
-			fmt.Fprintf(tw, "\t%s", mark)
-		}
-		fmt.Fprintln(tw)
-	}
-	if err := tw.Flush(); err != nil {
-		return err
-	}
-	if !*noPatches {
-		fmt.Println("\napply: the source has the bug and the patch applies; upstream: fixed upstream, skipped;")
-		fmt.Println("failed: has the bug but the patch does not apply; not-here: outside the patch's range, without its code;")
-		fmt.Println("!: the series map disagrees with the source.")
-		for _, p := range sel {
-			fmt.Printf("%s  [%s] %s\n", p.ID, p.Set, p.Summary)
-		}
-	}
-	return nil
+	return series.WriteVersions(os.Stdout, vs, sel, plans, !*noPatches)
 }

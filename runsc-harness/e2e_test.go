@@ -44,13 +44,15 @@ func TestE2ERuncStorm(t *testing.T) {
 			cache: build.DefaultCacheDir(),
 			out:   out,
 		},
-		runcVersion:   e2e.DefaultRuncVersion,
-		platform:      "systrap",
-		runs:          e2eCITimes,
-		execs:         e2eCITimes,
-		modes:         []e2e.Mode{e2e.ModeStorm},
-		stormInterval: 200 * time.Microsecond,
-		opTimeout:     30 * time.Second,
+		suite: e2e.SuiteOptions{
+			RuncVersion:   e2e.DefaultRuncVersion,
+			Platform:      "systrap",
+			Runs:          e2eCITimes,
+			Execs:         e2eCITimes,
+			Modes:         []e2e.Mode{e2e.ModeStorm},
+			StormInterval: 200 * time.Microsecond,
+			OpTimeout:     30 * time.Second,
+		},
 	}
 	ctx, cancel := context.WithTimeout(context.Background(), 12*time.Minute)
 	defer cancel()
@@ -108,7 +110,7 @@ func TestE2ERuncStorm(t *testing.T) {
 
 func TestParseE2EFlags(t *testing.T) {
 	c, err := parseE2EFlags([]string{"runc"})
-	if err != nil || c.run.gvisor != defaultGVisor || c.label || len(c.modes) != 3 || c.runcVersion != e2e.DefaultRuncVersion {
+	if err != nil || c.run.gvisor != defaultGVisor || c.label || len(c.suite.Modes) != 3 || c.suite.RuncVersion != e2e.DefaultRuncVersion {
 		t.Errorf("defaults: %+v, %v", c, err)
 	}
 	// --runsc alone builds nothing; with an explicit --gvisor, that only

@@ -18,6 +18,8 @@ import (
 	"os/signal"
 	"sort"
 	"syscall"
+
+	"github.com/restartsys/restartsys/runsc-harness/internal/cliflag"
 )
 
 // command is one subcommand. Each lives in its own cmd_<name>.go file and
@@ -36,19 +38,6 @@ func register(c *command) {
 		panic("duplicate command " + c.name)
 	}
 	commands[c.name] = c
-}
-
-// usageError is a wrong command line: an unknown flag, a bad value, a
-// missing one or a stray argument. main prints it once, points at the
-// command's usage, and exits 2.
-type usageError struct{ err error }
-
-func (e usageError) Error() string { return e.err.Error() }
-func (e usageError) Unwrap() error { return e.err }
-
-// usagef returns a usageError.
-func usagef(format string, args ...any) error {
-	return usageError{fmt.Errorf(format, args...)}
 }
 
 // errHelp is returned by a command that printed its usage because it was
@@ -105,12 +94,12 @@ func realMain(args []string) int {
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
 	err := c.run(ctx, args[1:])
-	var ue usageError
+	var ue cliflag.UsageError
 	switch {
 	case err == nil, errors.Is(err, errHelp):
 		return 0
 	case errors.As(err, &ue):
-		fmt.Fprintf(os.Stderr, "runsc-harness %s: %v\nRun 'runsc-harness help %s' for usage.\n", c.name, ue.err, c.name)
+		fmt.Fprintf(os.Stderr, "runsc-harness %s: %v\nRun 'runsc-harness help %s' for usage.\n", c.name, ue.Err, c.name)
 		return 2
 	}
 	fmt.Fprintf(os.Stderr, "runsc-harness %s: %v\n", c.name, err)

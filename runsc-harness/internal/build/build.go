@@ -711,3 +711,45 @@ func Install(src, dst string) error {
 	}
 	return os.Rename(tmp, dst)
 }
+
+// RunscVersion is the first line of `runsc --version`, as a check that the
+// binary runs and carries its stamp.
+func RunscVersion(ctx context.Context, path string) string {
+	out, err := exec.CommandContext(ctx, path, "--version").Output()
+	if err != nil {
+		return fmt.Sprintf("(runsc --version failed: %v)", err)
+	}
+	line, _, _ := strings.Cut(string(out), "\n")
+	return line
+}
+
+// InstallTo copies both binaries into dir as runsc-stock and runsc-patched
+// (Install: atomically) and points the result's paths at the copies.
+func (r *Result) InstallTo(dir string) error {
+	for _, a := range []struct {
+		art  *Artifact
+		name string
+	}{{&r.Stock, "runsc-stock"}, {&r.Patched, "runsc-patched"}} {
+		dst, err := filepath.Abs(filepath.Join(dir, a.name))
+		if err != nil {
+			return err
+		}
+		if err := Install(a.art.Path, dst); err != nil {
+			return fmt.Errorf("writing %s: %w", dst, err)
+		}
+		a.art.Path = dst
+	}
+	return nil
+}
+
+// CheckOutDir fails early, before any build, if dir cannot receive the
+// binaries: it exists and is not a directory, or cannot be made.
+func CheckOutDir(dir string) error {
+	if fi, err := os.Stat(dir); err == nil && !fi.IsDir() {
+		return fmt.Errorf("--out %s: not a directory", dir)
+	}
+	if err := os.MkdirAll(dir, 0o755); err != nil {
+		return fmt.Errorf("--out: %w", err)
+	}
+	return nil
+}

@@ -7,6 +7,8 @@ import (
 	"io"
 	"os"
 	"path/filepath"
+	"strings"
+	"text/tabwriter"
 	"time"
 
 	"github.com/restartsys/restartsys/runsc-harness/internal/fscopy"
@@ -29,6 +31,21 @@ type CheckResult struct {
 	// Tests is the go test outcome with tests: "ok", "FAIL", "none to
 	// run" (no applied patch changes Go code) or "" (not asked).
 	Tests string `json:"tests,omitempty"`
+}
+
+// Problems counts what is wrong in r: a patch that did not apply, failed
+// tests, and each patch on which the series map and the source disagree.
+func (r CheckResult) Problems() int {
+	n := 0
+	if r.Error != "" || r.Tests == "FAIL" {
+		n++
+	}
+	for _, d := range r.Patches {
+		if d.MapDisagrees {
+			n++
+		}
+	}
+	return n
 }
 
 // Check applies the selected patches (the baseline first) to a scratch
@@ -125,4 +142,43 @@ func copyTouched(ser *series.Series, sel []*series.Patch, src, dst string) error
 		}
 	}
 	return os.MkdirAll(dst, 0o755)
+}
+
+// WriteCheck prints check results as a table: per snapshot whether it
+// needs the compat set, what became of each selected patch, and the result.
+func WriteCheck(w io.Writer, sel []*series.Patch, rows []CheckResult) {
+	tw := tabwriter.NewWriter(w, 0, 4, 2, ' ', 0)
+	fmt.Fprint(tw, "VERSION\tDATE\tCOMPAT")
+	for _, p := range sel {
+		fmt.Fprintf(tw, "\t%s", p.ID)
+	}
+	fmt.Fprintln(tw, "\tRESULT")
+	for _, r := range rows {
+		compat := "not needed"
+		if r.NeedsCompat {
+			compat = "needed"
+		}
+		fmt.Fprintf(tw, "%s\t%s\t%s", r.Version, r.Date, compat)
+		for _, d := range r.Patches {
+			mark := map[series.Status]string{series.Apply: "applied", series.Upstream: "already upstream", series.Failed: "FAILED", series.NotHere: "n/a"}[d.Status]
+			if d.MapDisagrees {
+				mark += " (map disagrees)"
+			}
+			fmt.Fprintf(tw, "\t%s", mark)
+		}
+		result := "ok"
+		if r.Error != "" {
+			result = "FAILED: " + firstLine(r.Error)
+		}
+		if r.Tests != "" {
+			result += ", tests " + r.Tests
+		}
+		fmt.Fprintf(tw, "\t%s\n", result)
+	}
+	tw.Flush()
+}
+
+func firstLine(s string) string {
+	l, _, _ := strings.Cut(s, "\n")
+	return l
 }

@@ -3,11 +3,15 @@
 package cliflag
 
 import (
+	"flag"
 	"fmt"
+	"os"
 	"strings"
 
+	"github.com/restartsys/restartsys/patches"
 	"github.com/restartsys/restartsys/runsc-harness/internal/harness"
 	"github.com/restartsys/restartsys/runsc-harness/internal/report"
+	"github.com/restartsys/restartsys/runsc-harness/internal/series"
 )
 
 // List is a comma-separated list flag that may also be repeated; the first
@@ -71,4 +75,65 @@ func (r *Runscs) Set(s string) error {
 	}
 	*r = append(*r, harness.Runsc{Name: name, Kind: kind, Path: path})
 	return nil
+}
+
+// UsageError is a wrong command line: an unknown flag, a bad value, a
+// missing one or a stray argument. runsc-harness prints it once, points
+// at the command's usage, and exits 2.
+type UsageError struct{ Err error }
+
+// Error is the wrong part of the command line.
+func (e UsageError) Error() string { return e.Err.Error() }
+
+// Unwrap returns the underlying error.
+func (e UsageError) Unwrap() error { return e.Err }
+
+// Usagef returns a UsageError.
+func Usagef(format string, args ...any) error {
+	return UsageError{fmt.Errorf(format, args...)}
+}
+
+// Series are the flags every command that applies the series takes:
+// --patches (the series directory) and --sets.
+type Series struct {
+	Dir  string
+	Sets string
+}
+
+// Register adds --patches and --sets to fs.
+func (s *Series) Register(fs *flag.FlagSet) {
+	fs.StringVar(&s.Dir, "patches", "", "patch series directory (default: the series built into this binary)")
+	fs.StringVar(&s.Sets, "sets", "core", "comma-separated patch sets to apply (core, parity); empty for all; the compat set goes into every build that needs it, stock included")
+}
+
+// Load reads the series and selects the requested sets, with the baseline
+// patches (the compat set, which every build of a tree that needs it
+// carries, stock included) first.
+func (s *Series) Load() (*series.Series, []*series.Patch, error) {
+	var ser *series.Series
+	var err error
+	if s.Dir == "" {
+		ser, err = series.Load(patches.FS)
+	} else {
+		ser, err = series.Load(os.DirFS(s.Dir))
+	}
+	if err != nil {
+		return nil, nil, err
+	}
+	sel, err := ser.Select(s.SetList())
+	if err != nil {
+		return nil, nil, Usagef("--sets: %v", err)
+	}
+	return ser, series.WithBaseline(ser.BaselinePatches(), sel), nil
+}
+
+// SetList is --sets as a list.
+func (s *Series) SetList() []string {
+	var out []string
+	for _, f := range strings.Split(s.Sets, ",") {
+		if f = strings.TrimSpace(f); f != "" {
+			out = append(out, f)
+		}
+	}
+	return out
 }

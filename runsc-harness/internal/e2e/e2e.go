@@ -11,7 +11,10 @@
 package e2e
 
 import (
+	"errors"
+	"fmt"
 	"regexp"
+	"slices"
 	"sort"
 	"strconv"
 	"strings"
@@ -163,4 +166,23 @@ func NormaliseError(stderr, id string) string {
 		msg = "(no error message)"
 	}
 	return msg
+}
+
+// ParseModes reads a comma-separated list of modes (plain, storm,
+// asyncpreemptoff); an unknown or empty list is an error.
+func ParseModes(list string) ([]Mode, error) {
+	var out []Mode
+	for _, m := range strings.Split(list, ",") {
+		if m = strings.TrimSpace(m); m == "" {
+			continue
+		}
+		if !slices.Contains(Modes, Mode(m)) {
+			return nil, fmt.Errorf("unknown mode %q (want plain, storm, asyncpreemptoff)", m)
+		}
+		out = append(out, Mode(m))
+	}
+	if len(out) == 0 {
+		return nil, errors.New("no mode selected")
+	}
+	return out, nil
 }

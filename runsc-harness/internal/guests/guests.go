@@ -94,6 +94,33 @@ func Lookup(name string) (Guest, error) {
 	return Guest{}, fmt.Errorf("%w %q (known: %s)", ErrUnknown, name, strings.Join(names, ", "))
 }
 
+// Select resolves a --guest value: comma-separated guest names, "all"
+// standing for storm and matrix. A benchmark guest has nothing to compare
+// and is refused; so is an empty selection.
+func Select(spec string) ([]string, error) {
+	var out []string
+	for _, name := range strings.Split(spec, ",") {
+		switch name = strings.TrimSpace(name); name {
+		case "all":
+			out = append(out, "storm", "matrix")
+		case "":
+		default:
+			g, err := Lookup(name)
+			if err != nil {
+				return nil, err
+			}
+			if g.Benchmark {
+				return nil, fmt.Errorf("guest %s is a benchmark with nothing to compare: use runsc-harness bench", name)
+			}
+			out = append(out, name)
+		}
+	}
+	if len(out) == 0 {
+		return nil, errors.New("no guest selected")
+	}
+	return out, nil
+}
+
 // ModulePath is the module whose root RepoRoot looks for.
 const ModulePath = "github.com/restartsys/restartsys"
 

@@ -270,3 +270,38 @@ func CheckSpec(spec string) error {
 	}
 	return nil
 }
+
+// CheckSpecs is CheckSpec for a value that, with allowMany, may also be
+// "all" or a comma-separated list of specs.
+func CheckSpecs(spec string, allowMany bool) error {
+	specs := []string{spec}
+	if allowMany {
+		if spec == "all" {
+			return nil
+		}
+		specs = strings.Split(spec, ",")
+	}
+	for _, s := range specs {
+		if err := CheckSpec(strings.TrimSpace(s)); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// ResolveList resolves "all" (every version of vs) or a comma-separated
+// list of specs (Resolve), in the order given.
+func ResolveList(vs []Version, spec string) ([]Version, error) {
+	if spec == "all" {
+		return vs, nil
+	}
+	var out []Version
+	for _, s := range strings.Split(spec, ",") {
+		v, err := Resolve(vs, strings.TrimSpace(s))
+		if err != nil {
+			return nil, err
+		}
+		out = append(out, v)
+	}
+	return out, nil
+}

@@ -66,6 +66,20 @@ type Options struct {
 	Log, Stdout io.Writer
 }
 
+// CheckRunscs fails unless every binary of rs is an executable file.
+func CheckRunscs(rs []Runsc) error {
+	for _, r := range rs {
+		fi, err := os.Stat(r.Path)
+		if err != nil {
+			return fmt.Errorf("runsc %s: %w", r.Name, err)
+		}
+		if !fi.Mode().IsRegular() || fi.Mode().Perm()&0o111 == 0 {
+			return fmt.Errorf("runsc %s: %s is not an executable file", r.Name, r.Path)
+		}
+	}
+	return nil
+}
+
 // VariantName names a runsc × variant: NAME/PLATFORM/NETWORK, with
 // /directfs=X when not the default.
 func VariantName(r Runsc, v sandbox.Variant) string {

@@ -115,9 +115,9 @@ func matrixRecord(ctx context.Context, o VerifyOptions, patched []Runsc, out str
 // records and generated docs go.
 type VerifyAllOptions struct {
 	VerifyOptions
-	// Targets are verified one after another; Known are all snapshots
-	// (the rows of the generated table).
-	Targets, Known []gvisor.Version
+	// Spec names the snapshots to verify, one after another: "all" or a
+	// comma-separated list of versions, dates or "latest".
+	Spec string
 	// DocsDir holds affected-versions.json, which each record joins as
 	// soon as it is measured, and the generated docs, rewritten at the
 	// end with ShownSeries and ShownSel (the patches the table shows).
@@ -139,17 +139,25 @@ type VerifyAllOptions struct {
 // nothing beyond expected.json and no stale entry (unless AllowStale).
 func VerifyAll(ctx context.Context, o VerifyAllOptions) error {
 	log, stdout := orDiscard(o.Log), orDiscard(o.Stdout)
+	known, _, err := KnownVersions(ctx, log)
+	if err != nil {
+		return err
+	}
+	targets, err := gvisor.ResolveList(known, o.Spec)
+	if err != nil {
+		return err
+	}
 	jsonPath := filepath.Join(o.DocsDir, "affected-versions.json")
 	records, err := docs.LoadRecords(jsonPath)
 	if err != nil {
 		return err
 	}
 	var bad []string
-	for i, v := range o.Targets {
+	for i, v := range targets {
 		if ctx.Err() != nil {
 			return ctx.Err()
 		}
-		fmt.Fprintf(log, "\n=== [%d/%d] gVisor %s (%s)\n", i+1, len(o.Targets), v.Version, v.Date())
+		fmt.Fprintf(log, "\n=== [%d/%d] gVisor %s (%s)\n", i+1, len(targets), v.Version, v.Date())
 		vo := o.VerifyOptions
 		vo.Version = v
 		rec := VerifyVersion(ctx, vo)
@@ -162,15 +170,15 @@ func VerifyAll(ctx context.Context, o VerifyAllOptions) error {
 			bad = append(bad, v.Date()+": "+p)
 		}
 	}
-	if err := docs.Write(ctx, o.DocsDir, o.ShownSeries, o.ShownSel, records, o.Known, false, log); err != nil {
+	if err := docs.Write(ctx, o.DocsDir, o.ShownSeries, o.ShownSel, records, known, false, log); err != nil {
 		return err
 	}
 	fmt.Fprintln(stdout)
-	docs.VerifyTable(stdout, o.Targets, records)
+	docs.VerifyTable(stdout, targets, records)
 	if len(bad) > 0 {
 		return fmt.Errorf("%d problem(s):\n  %s", len(bad), strings.Join(bad, "\n  "))
 	}
-	fmt.Fprintf(stdout, "verdict: on all %d snapshot(s) both runsc boot, stock leaks EINTR where the series map says it must, patched matches native Linux", len(o.Targets))
+	fmt.Fprintf(stdout, "verdict: on all %d snapshot(s) both runsc boot, stock leaks EINTR where the series map says it must, patched matches native Linux", len(targets))
 	if o.MatrixExpected != "" {
 		fmt.Fprint(stdout, ", and the matrix on patched has no divergence beyond expected.json")
 	}

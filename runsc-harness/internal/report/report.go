@@ -523,3 +523,29 @@ func sortedCounters(s *Side) string {
 	}
 	return strings.Join(parts, " ")
 }
+
+// RecompareFile reads a report.json written by a run and compares its runs
+// again (Recompare), with the expected divergences of expectedPath instead
+// of the saved ones when expectedPath is not empty.
+func RecompareFile(path, expectedPath string) (*Document, error) {
+	var expected []Expected
+	if expectedPath != "" {
+		var err error
+		if expected, err = LoadExpected(expectedPath); err != nil {
+			return nil, err
+		}
+		if expected == nil {
+			expected = []Expected{}
+		}
+	}
+	f, err := os.Open(path)
+	if err != nil {
+		return nil, err
+	}
+	saved, err := ReadJSON(f)
+	f.Close()
+	if err != nil {
+		return nil, fmt.Errorf("%s: %w", path, err)
+	}
+	return Recompare(saved, expected)
+}

@@ -83,6 +83,24 @@ func (v Variant) Flags() []string {
 	return f
 }
 
+// Variants returns the cross product of platforms, networks and directfs
+// settings, in that order of nesting, or the first invalid value.
+func Variants(platforms, networks, directfs []string) ([]Variant, error) {
+	var out []Variant
+	for _, p := range platforms {
+		for _, n := range networks {
+			for _, d := range directfs {
+				v := Variant{Platform: p, Network: n, DirectFS: d}
+				if err := v.Validate(); err != nil {
+					return nil, err
+				}
+				out = append(out, v)
+			}
+		}
+	}
+	return out, nil
+}
+
 // Result is what one run produced.
 type Result struct {
 	// Stdout and Stderr are the guest's output (for runsc, mixed with
