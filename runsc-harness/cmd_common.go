@@ -1,6 +1,7 @@
 package main
 
 import (
+	"context"
 	"errors"
 	"flag"
 	"io"
@@ -9,6 +10,8 @@ import (
 
 	"github.com/restartsys/restartsys/runsc-harness/internal/cliflag"
 	"github.com/restartsys/restartsys/runsc-harness/internal/gvisor"
+	"github.com/restartsys/restartsys/runsc-harness/internal/harness"
+	"github.com/restartsys/restartsys/runsc-harness/internal/report"
 	"github.com/restartsys/restartsys/runsc-harness/internal/sandbox"
 )
 
@@ -63,4 +66,33 @@ func checkGVisorSpec(flagName, spec string, allowMany bool) error {
 		return cliflag.Usagef("--%s: %v", flagName, err)
 	}
 	return nil
+}
+
+// addBuiltRunsc builds (or takes from the cache) stock and patched runsc
+// for c.gvisor, each booted (harness.BuildVersion), and adds them to
+// c.Runscs as "stock" and "patched".
+func addBuiltRunsc(ctx context.Context, c *runConfig) error {
+	ser, _, err := c.sets.Load()
+	if err != nil {
+		return err
+	}
+	rs, err := harness.BuildVersion(ctx, c.gvisor, ser, c.sets.SetList(), c.cache, os.Stderr)
+	c.Runscs = append(c.Runscs, rs...)
+	return err
+}
+
+// runGuests builds the runsc of c.gvisor if asked, then runs the
+// configured guests through harness.Run.
+func runGuests(ctx context.Context, c *runConfig) (*report.Document, error) {
+	if c.gvisor != "" {
+		if err := addBuiltRunsc(ctx, c); err != nil {
+			return nil, err
+		}
+	}
+	o := c.Options
+	o.Log, o.Stdout = os.Stderr, os.Stdout
+	if c.native {
+		o.Variants = nil
+	}
+	return harness.Run(ctx, o)
 }

@@ -38,20 +38,19 @@ type e2eConfig struct {
 }
 
 func parseE2EFlags(args []string) (*e2eConfig, error) {
+	if len(args) > 0 && strings.HasPrefix(args[0], "-") {
+		args = append([]string{"runc"}, args...) // runc is the only client so far
+	}
 	if len(args) == 0 || args[0] != "runc" {
-		if len(args) > 0 && (args[0] == "-h" || args[0] == "--help" || args[0] == "-help") {
-			fmt.Println("usage: runsc-harness e2e runc [flags]\n\nRun 'runsc-harness e2e runc --help' for the flags of the runc client.")
-			return nil, errHelp
-		}
 		return nil, cliflag.Usagef(`want "e2e runc [flags]" (runc is the only end-to-end client so far)`)
 	}
 	fs := flag.NewFlagSet("e2e runc", flag.ContinueOnError)
 	c := &e2eConfig{}
 	fs.StringVar(&c.run.gvisor, "gvisor", defaultGVisor, "gVisor version to build stock and patched runsc for: a module version, a date (YYYY-MM-DD) or latest; with --runsc it only labels the report")
-	fs.Var(&c.run.runtimes, "runsc", "NAME=PATH of a runsc binary, NAME starting with stock or patched (instead of --gvisor); repeat for several")
+	fs.Var((*cliflag.Runscs)(&c.run.Runscs), "runsc", "NAME=PATH of a runsc binary, NAME starting with stock or patched (instead of --gvisor); repeat for several")
 	fs.StringVar(&c.run.cache, "cache", build.DefaultCacheDir(), "build cache directory, for runsc and runc ($RESTARTSYS_CACHE)")
-	fs.StringVar(&c.run.out, "out", "", "output directory (default out/e2e-TIMESTAMP under the repository)")
-	fs.StringVar(&c.run.state, "state", "", "private runsc state base directory (default: a fresh temporary one)")
+	fs.StringVar(&c.run.Out, "out", "", "output directory (default out/e2e-TIMESTAMP under the repository)")
+	fs.StringVar(&c.run.State, "state", "", "private runsc state base directory (default: a fresh temporary one)")
 	fs.StringVar(&c.suite.RuncVersion, "runc-version", e2e.DefaultRuncVersion, "runc module version to build (github.com/opencontainers/runc)")
 	fs.StringVar(&c.suite.Platform, "platform", "systrap", "runsc platform: systrap or ptrace")
 	fs.IntVar(&c.suite.Runs, "runs", 50, "sequential runc run per mode")
@@ -69,7 +68,7 @@ func parseE2EFlags(args []string) (*e2eConfig, error) {
 	if err := parseFlags(fs, args[1:]); err != nil {
 		return nil, err
 	}
-	if len(c.run.runtimes) > 0 {
+	if len(c.run.Runscs) > 0 {
 		// --runsc given: nothing is built; an explicit --gvisor only
 		// labels the report with the version those binaries are.
 		c.label = true
@@ -89,7 +88,7 @@ func parseE2EFlags(args []string) (*e2eConfig, error) {
 	if _, err := platformVariant(c.suite.Platform); err != nil {
 		return nil, err
 	}
-	if len(c.run.runtimes) == 0 && c.run.gvisor == "" {
+	if len(c.run.Runscs) == 0 && c.run.gvisor == "" {
 		return nil, errors.New("no --gvisor V or --runsc NAME=PATH given")
 	}
 	if c.run.gvisor != "" {
@@ -146,6 +145,6 @@ func e2eRunc(ctx context.Context, c *e2eConfig) (*e2e.Document, error) {
 		gv = v.Version
 	}
 	o := c.suite
-	o.GVisor, o.Runscs, o.Cache, o.Out, o.State, o.Log = gv, c.run.runtimes, c.run.cache, c.run.out, c.run.state, os.Stderr
+	o.GVisor, o.Runscs, o.Cache, o.Out, o.State, o.Log = gv, c.run.Runscs, c.run.cache, c.run.Out, c.run.State, os.Stderr
 	return e2e.Suite(ctx, o)
 }

@@ -31,11 +31,11 @@ func TestParseRunFlags(t *testing.T) {
 			args: []string{"--guest", "storm", "--runsc", "stock=" + runsc},
 			check: func(t *testing.T, c *runConfig) {
 				want := []sandbox.Variant{{Platform: "systrap", Network: "none", DirectFS: "default"}}
-				if len(c.variants) != 1 || c.variants[0] != want[0] {
-					t.Errorf("variants = %v, want %v", c.variants, want)
+				if len(c.Variants) != 1 || c.Variants[0] != want[0] {
+					t.Errorf("variants = %v, want %v", c.Variants, want)
 				}
-				if c.runtimes[0].Kind != report.Stock {
-					t.Errorf("kind = %v", c.runtimes[0].Kind)
+				if c.Runscs[0].Kind != report.Stock {
+					t.Errorf("kind = %v", c.Runscs[0].Kind)
 				}
 			},
 		},
@@ -44,23 +44,23 @@ func TestParseRunFlags(t *testing.T) {
 			args: []string{"--guest", "tiny", "--runsc", "stock=" + runsc, "--runsc", "patched-v2=" + runsc,
 				"--platform", "systrap,ptrace", "--network", "none,host", "--directfs", "off", "--", "-sleep"},
 			check: func(t *testing.T, c *runConfig) {
-				if len(c.variants) != 4 {
-					t.Errorf("got %d variants, want 4: %v", len(c.variants), c.variants)
+				if len(c.Variants) != 4 {
+					t.Errorf("got %d variants, want 4: %v", len(c.Variants), c.Variants)
 				}
-				if c.runtimes[1].Kind != report.Patched {
-					t.Errorf("patched-v2 kind = %v", c.runtimes[1].Kind)
+				if c.Runscs[1].Kind != report.Patched {
+					t.Errorf("patched-v2 kind = %v", c.Runscs[1].Kind)
 				}
-				if len(c.guestArgs) != 1 || c.guestArgs[0] != "-sleep" {
-					t.Errorf("guest args = %q", c.guestArgs)
+				if len(c.GuestArgs) != 1 || c.GuestArgs[0] != "-sleep" {
+					t.Errorf("guest args = %q", c.GuestArgs)
 				}
-				if got := harness.VariantName(c.runtimes[1], c.variants[0]); got != "patched-v2/systrap/none/directfs=off" {
+				if got := harness.VariantName(c.Runscs[1], c.Variants[0]); got != "patched-v2/systrap/none/directfs=off" {
 					t.Errorf("variant name = %q", got)
 				}
 			},
 		},
 		{name: "all is storm and matrix", args: []string{"--native"}, check: func(t *testing.T, c *runConfig) {
-			if strings.Join(c.guests, ",") != "storm,matrix" {
-				t.Errorf("guests = %v", c.guests)
+			if strings.Join(c.Guests, ",") != "storm,matrix" {
+				t.Errorf("guests = %v", c.Guests)
 			}
 		}},
 		{name: "unknown platform", args: []string{"--runsc", "stock=" + runsc, "--platform", "kvmx"}, wantErr: `unknown platform "kvmx"`},

@@ -10,6 +10,7 @@ import (
 
 	"github.com/restartsys/restartsys/runsc-harness/internal/build"
 	"github.com/restartsys/restartsys/runsc-harness/internal/cliflag"
+	"github.com/restartsys/restartsys/runsc-harness/internal/harness"
 	"github.com/restartsys/restartsys/runsc-harness/internal/sandbox"
 	"github.com/restartsys/restartsys/runsc-harness/internal/soak"
 )
@@ -24,7 +25,7 @@ func init() {
 
 func runSoak(ctx context.Context, args []string) error {
 	fs := flag.NewFlagSet("soak", flag.ContinueOnError)
-	c := &runConfig{guests: []string{"storm"}}
+	c := &runConfig{Options: harness.Options{Guests: []string{"storm"}}}
 	fs.StringVar(&c.gvisor, "gvisor", defaultGVisor, "gVisor version to build patched runsc for: a module version, a date (YYYY-MM-DD) or latest")
 	fs.StringVar(&c.cache, "cache", build.DefaultCacheDir(), "build cache directory ($RESTARTSYS_CACHE)")
 	runscPath := fs.String("runsc", "", "use this patched runsc instead of building one")
@@ -32,7 +33,7 @@ func runSoak(ctx context.Context, args []string) error {
 	duration := fs.Duration("duration", 10*time.Minute, "how long the storm runs in all (split evenly between the cases of --variant)")
 	variant := fs.String("variant", "all", "storm variant: sync-socket, exec-fifo or all")
 	sample := fs.Duration("sample", 10*time.Second, "how often to read the Sentry's resident set size")
-	fs.StringVar(&c.out, "out", "", "output directory (default out/soak-TIMESTAMP under the repository)")
+	fs.StringVar(&c.Out, "out", "", "output directory (default out/soak-TIMESTAMP under the repository)")
 	c.sets.Register(fs)
 	fs.Usage = func() {
 		fmt.Fprintf(fs.Output(), "usage: runsc-harness soak [--gvisor V] [--duration D] [--platform P] [--variant V]\n\n")
@@ -61,7 +62,7 @@ func runSoak(ctx context.Context, args []string) error {
 		return err
 	}
 
-	sc := soak.Config{Variant: v, Storm: *variant, Duration: *duration, Sample: *sample, Out: c.out,
+	sc := soak.Config{Variant: v, Storm: *variant, Duration: *duration, Sample: *sample, Out: c.Out,
 		Command: append([]string{"runsc-harness", "soak"}, args...), Log: os.Stderr}
 	if *runscPath != "" {
 		var err error
@@ -72,7 +73,7 @@ func runSoak(ctx context.Context, args []string) error {
 		if err := addBuiltRunsc(ctx, c); err != nil {
 			return err
 		}
-		sc.Runsc = c.runtimes[len(c.runtimes)-1].Path // the patched one
+		sc.Runsc = c.Runscs[len(c.Runscs)-1].Path // the patched one
 	}
 	sc.Stamp = build.RunscVersion(ctx, sc.Runsc)
 	res, path, err := soak.Run(ctx, sc)

@@ -27,14 +27,14 @@ func init() {
 
 func runVerify(ctx context.Context, args []string) error {
 	fs := flag.NewFlagSet("verify", flag.ContinueOnError)
-	c := &runConfig{guests: []string{"storm"}, timeout: 3 * time.Minute}
+	c := &runConfig{Options: harness.Options{Guests: []string{"storm"}, Timeout: 3 * time.Minute}}
 	fs.StringVar(&c.gvisor, "gvisor", defaultGVisor, "gVisor version: a module version, a date (YYYY-MM-DD) or latest; all, or a comma-separated list, verifies each in turn and records the table in docs/affected-versions.{json,md}")
 	allowStale := fs.Bool("allow-stale-expected", false, "with --matrix: an expected.json entry that no longer diverges on a snapshot is recorded but does not fail the run (old snapshots)")
 	withMatrix := fs.Bool("matrix", false, "with several versions: also run the signal(7) matrix under patched runsc, judged with syscalltests/matrix/expected.json (use --sets core,parity)")
 	fs.StringVar(&c.cache, "cache", build.DefaultCacheDir(), "build cache directory ($RESTARTSYS_CACHE)")
 	platform := fs.String("platform", "systrap", "runsc platform: systrap or ptrace")
 	duration := fs.Duration("duration", 0, "storm duration per case (default: the storm's own, 6s)")
-	fs.StringVar(&c.out, "out", "", "output directory for reports (default out/run-TIMESTAMP under the repository)")
+	fs.StringVar(&c.Out, "out", "", "output directory for reports (default out/run-TIMESTAMP under the repository)")
 	c.sets.Register(fs)
 	fs.Usage = func() {
 		fmt.Fprintf(fs.Output(), "usage: runsc-harness verify [--gvisor V|all|V1,V2] [--sets S] [--matrix] [--platform P] [--duration D]\n\n")
@@ -56,13 +56,13 @@ func runVerify(ctx context.Context, args []string) error {
 	if *duration < 0 {
 		return cliflag.Usagef("--duration must not be negative")
 	}
-	c.variants = []sandbox.Variant{v}
+	c.Variants = []sandbox.Variant{v}
 	if *duration > 0 {
 		// The storm runs its three cases one after the other; its own
 		// deadline and the harness's must leave room for all three.
 		guestTimeout := 3**duration + 30*time.Second
-		c.guestArgs = []string{"-duration", duration.String(), "-timeout", guestTimeout.String()}
-		c.timeout = guestTimeout + time.Minute
+		c.GuestArgs = []string{"-duration", duration.String(), "-timeout", guestTimeout.String()}
+		c.Timeout = guestTimeout + time.Minute
 	}
 	if c.gvisor == "all" || strings.Contains(c.gvisor, ",") {
 		return verifyVersions(ctx, c.gvisor, c, *withMatrix, *allowStale)
@@ -96,8 +96,8 @@ func verifyVersions(ctx context.Context, spec string, c *runConfig, withMatrix, 
 	if err != nil {
 		return err
 	}
-	if c.out == "" {
-		c.out = filepath.Join(repo, "out", "verify-"+time.Now().Format("20060102-150405"))
+	if c.Out == "" {
+		c.Out = filepath.Join(repo, "out", "verify-"+time.Now().Format("20060102-150405"))
 	}
 	// The generated docs show the default (core) selection, as `docs` does.
 	shown := cliflag.Series{Sets: "core"}
@@ -107,8 +107,8 @@ func verifyVersions(ctx context.Context, spec string, c *runConfig, withMatrix, 
 	}
 	o := harness.VerifyAllOptions{
 		VerifyOptions: harness.VerifyOptions{
-			Series: ser, Sets: c.sets.SetList(), Cache: c.cache, Variants: c.variants,
-			StormArgs: c.guestArgs, StormTimeout: c.timeout, Out: c.out, Log: os.Stderr,
+			Series: ser, Sets: c.sets.SetList(), Cache: c.cache, Variants: c.Variants,
+			StormArgs: c.GuestArgs, StormTimeout: c.Timeout, Out: c.Out, Log: os.Stderr,
 		},
 		Spec: spec, DocsDir: filepath.Join(repo, "docs"), ShownSeries: dser, ShownSel: sel,
 		Command: "runsc-harness verify --gvisor " + spec + " --sets " + c.sets.Sets, Sets: c.sets.Sets,
@@ -118,8 +118,8 @@ func verifyVersions(ctx context.Context, spec string, c *runConfig, withMatrix, 
 		o.MatrixExpected = filepath.Join(repo, matrixExpected)
 		o.Command += " --matrix"
 	}
-	if len(c.guestArgs) > 1 {
-		o.Command += " --duration " + c.guestArgs[1]
+	if len(c.GuestArgs) > 1 {
+		o.Command += " --duration " + c.GuestArgs[1]
 	}
 	return harness.VerifyAll(ctx, o)
 }

@@ -9,8 +9,8 @@ import (
 	"time"
 
 	"github.com/restartsys/restartsys/runsc-harness/internal/build"
-	"github.com/restartsys/restartsys/runsc-harness/internal/cliflag"
 	"github.com/restartsys/restartsys/runsc-harness/internal/e2e"
+	"github.com/restartsys/restartsys/runsc-harness/internal/harness"
 	"github.com/restartsys/restartsys/runsc-harness/internal/report"
 	"github.com/restartsys/restartsys/runsc-harness/internal/sandbox"
 	"github.com/restartsys/restartsys/runsc-harness/internal/testrunsc"
@@ -37,12 +37,14 @@ func TestE2ERuncStorm(t *testing.T) {
 	out := t.TempDir()
 	c := &e2eConfig{
 		run: runConfig{
-			runtimes: cliflag.Runscs{
-				{Name: "stock", Kind: report.Stock, Path: stock},
-				{Name: "patched", Kind: report.Patched, Path: patched},
+			Options: harness.Options{
+				Runscs: []harness.Runsc{
+					{Name: "stock", Kind: report.Stock, Path: stock},
+					{Name: "patched", Kind: report.Patched, Path: patched},
+				},
+				Out: out,
 			},
 			cache: build.DefaultCacheDir(),
-			out:   out,
 		},
 		suite: e2e.SuiteOptions{
 			RuncVersion:   e2e.DefaultRuncVersion,

@@ -108,3 +108,22 @@ func ResolveVersion(ctx context.Context, spec string, log io.Writer) (gvisor.Ver
 	}
 	return gvisor.Resolve(vs, spec)
 }
+
+// BuildVersion resolves spec, builds (or takes from the cache) its stock
+// and patched runsc with the selected sets (Build), says on log which
+// binaries they are, and returns them as "stock" and "patched".
+func BuildVersion(ctx context.Context, spec string, ser *series.Series, sets []string, cache string, log io.Writer) ([]Runsc, error) {
+	if err := sandbox.CheckRoot(); err != nil {
+		return nil, err
+	}
+	v, err := ResolveVersion(ctx, spec, log)
+	if err != nil {
+		return nil, err
+	}
+	res, err := Build(ctx, BuildOptions{Version: v.Version, Series: ser, Sets: sets, Cache: cache, Log: log})
+	if err != nil {
+		return nil, err
+	}
+	fmt.Fprintf(orDiscard(log), "stock   runsc %s: %s\npatched runsc %s: %s\n", res.Stock.Stamp, res.Stock.Path, res.Patched.Stamp, res.Patched.Path)
+	return Runscs(res), nil
+}
