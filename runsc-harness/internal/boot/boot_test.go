@@ -5,11 +5,13 @@ import (
 	"context"
 	"io/fs"
 	"os"
+	"os/exec"
 	"path/filepath"
 	"regexp"
 	"strings"
 	"testing"
 	"testing/fstest"
+	"time"
 
 	"github.com/restartsys/restartsys/patches"
 	"github.com/restartsys/restartsys/runsc-harness/internal/boot"
@@ -152,5 +154,31 @@ func TestFindPanic(t *testing.T) {
 	}
 	if got := boot.FindPanic(t.TempDir(), 3); got != "" {
 		t.Errorf("FindPanic of an empty directory = %q", got)
+	}
+}
+
+// TestCheckHungRunsc boots a "runsc" that never finishes running its
+// container: the check must end at its deadline with "runsc hung" and
+// leave no process behind.
+func TestCheckHungRunsc(t *testing.T) {
+	c := checker(t)
+	dir := t.TempDir()
+	fake := filepath.Join(dir, "runsc")
+	// Every runsc command but "run" succeeds at once; "run" hangs.
+	script := "#!/bin/sh\nfor a in \"$@\"; do [ \"$a\" = run ] && exec sleep 987654; done\nexit 0\n"
+	if err := os.WriteFile(fake, []byte(script), 0o755); err != nil {
+		t.Fatal(err)
+	}
+	c.Timeout = 2 * time.Second
+	start := time.Now()
+	_, err := c.Check(context.Background(), fake)
+	if err == nil || !strings.Contains(err.Error(), "runsc hung") {
+		t.Fatalf("Check of a hanging runsc: %v, want \"runsc hung\"", err)
+	}
+	if d := time.Since(start); d > 30*time.Second {
+		t.Errorf("the check took %v to give up", d)
+	}
+	if out, err := exec.Command("pgrep", "-f", "sleep 987654").Output(); err == nil {
+		t.Errorf("the hung runsc's process is still running: pid %s", strings.TrimSpace(string(out)))
 	}
 }
