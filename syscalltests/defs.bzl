@@ -43,7 +43,7 @@ _RUNSC = {
 
 def _case(c):
     for k in c.keys():
-        if k not in ["name", "args", "native_args", "stock_diverges"]:
+        if k not in ["name", "args", "native_args", "stock_diverges", "stock_may_diverge"]:
             fail("syscall_test case %r: unknown key %r" % (c.get("name"), k))
     if not c.get("name"):
         fail("syscall_test case without a name: %r" % c)
@@ -52,12 +52,15 @@ def _case(c):
         "name": c["name"],
         "native_args": c.get("native_args", []),
         "stock_diverges": c.get("stock_diverges", []),
+        "stock_may_diverge": c.get("stock_may_diverge", False),
     }
 
 def syscall_test(
         name,
         guest,
         cases,
+        guest_name = None,
+        expected = None,
         platforms = PLATFORMS,
         manual_platforms = MANUAL_PLATFORMS,
         network = False,
@@ -69,11 +72,19 @@ def syscall_test(
 
     Args:
       name: base name of the variants and of their test_suite.
-      guest: label of the guest go_binary (static, pure).
+      guest: label of the guest binary (a static go_binary or cc_binary).
       cases: list of dicts, one run of the guest each: name; args (every
-        mode); native_args (appended in the native variant only); and
+        mode); native_args (appended in the native variant only);
         stock_diverges, the shapes stock runsc is known to get wrong in this
-        case on the gVisor version of @runsc_stock.
+        case on the gVisor version of @runsc_stock (each must diverge); and
+        stock_may_diverge, True when stock runsc may diverge elsewhere too.
+      guest_name: the guest's name in runsc-harness's guest registry
+        (internal/guests), which says what it needs: capabilities, PID and
+        mount namespaces natively, a FIFO made on the host. Default: the
+        name of the guest label.
+      expected: label of the guest's expected.json: divergences from Linux
+        that no patch fixes yet (per kind, stock or patched); an entry that
+        no longer diverges fails the test.
       platforms: runsc platforms whose variants //... runs.
       manual_platforms: runsc platforms whose variants are tagged manual.
       network: also declare variants with runsc --network=sandbox.
@@ -90,7 +101,13 @@ def syscall_test(
         fail("syscall_test %s: no ' or $ in cases" % name)
     if shard_count == None:
         shard_count = len(cases)
-    common = ["-guest", "$(rootpath %s)" % guest, "-cases", "'%s'" % cases_json]
+    if guest_name == None:
+        guest_name = guest.split(":")[-1].split("/")[-1]
+    common = ["-guest", "$(rootpath %s)" % guest, "-name", guest_name, "-cases", "'%s'" % cases_json]
+    data = [guest]
+    if expected:
+        common += ["-expected", "$(rootpath %s)" % expected]
+        data.append(expected)
     base_tags = tags + ["local", "no-sandbox"]
     variants = []
 
@@ -98,7 +115,7 @@ def syscall_test(
         name = name + "_native",
         srcs = [_RUNNER],
         args = ["-mode", "native"] + common,
-        data = [guest],
+        data = data,
         size = size,
         shard_count = shard_count,
         tags = base_tags + ["native"],
@@ -131,7 +148,7 @@ def syscall_test(
                         "-runsc",
                         "$(rootpath %s)" % _RUNSC[kind],
                     ] + common,
-                    data = [guest, _RUNSC[kind]],
+                    data = data + [_RUNSC[kind]],
                     size = size,
                     shard_count = shard_count,
                     tags = vtags,

@@ -2,7 +2,7 @@
 
 runsc_repository calls
 
-    go run ./runsc-harness build --gvisor VERSION --out DIR
+    go run ./runsc-harness build --gvisor VERSION --sets SETS --out DIR
 
 in the main workspace, so Bazel never needs gVisor's own Bazel graph. The
 harness resolves VERSION through the Go module proxy (or, offline, the
@@ -28,7 +28,7 @@ def _runsc_repository_impl(rctx):
     out = rctx.path("bin")
     rctx.report_progress("runsc-harness build --gvisor %s (cached after the first build)" % rctx.attr.gvisor)
     res = rctx.execute(
-        [go, "run", "./runsc-harness", "build", "--gvisor", rctx.attr.gvisor, "--out", str(out)],
+        [go, "run", "./runsc-harness", "build", "--gvisor", rctx.attr.gvisor, "--sets", rctx.attr.sets, "--out", str(out)],
         working_directory = str(root),
         timeout = rctx.attr.timeout,
         quiet = True,
@@ -61,6 +61,10 @@ runsc_repository = repository_rule(
             mandatory = True,
             doc = "gVisor version as runsc-harness build --gvisor takes it: a module version, a date or latest.",
         ),
+        "sets": attr.string(
+            default = "core",
+            doc = "Patch sets of the patched runsc, as runsc-harness build --sets takes them; the stock one carries only the baseline (compat) set where its tree needs it.",
+        ),
         "kind": attr.string(
             mandatory = True,
             values = ["stock", "patched"],
@@ -76,11 +80,12 @@ runsc_repository = repository_rule(
     doc = "runsc (stock or patched) for one gVisor version, built by runsc-harness.",
 )
 
-def runsc_repositories(gvisor):
+def runsc_repositories(gvisor, sets = "core"):
     """Declares @runsc_stock and @runsc_patched for one gVisor version.
 
     Args:
       gvisor: the gVisor version (see runsc_repository).
+      sets: the patch sets of the patched runsc (see runsc_repository).
     """
-    runsc_repository(name = "runsc_stock", gvisor = gvisor, kind = "stock")
-    runsc_repository(name = "runsc_patched", gvisor = gvisor, kind = "patched")
+    runsc_repository(name = "runsc_stock", gvisor = gvisor, sets = sets, kind = "stock")
+    runsc_repository(name = "runsc_patched", gvisor = gvisor, sets = sets, kind = "patched")

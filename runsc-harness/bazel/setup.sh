@@ -183,9 +183,12 @@ fi
 # once by runsc-harness into its cache ($RESTARTSYS_CACHE), from which the
 # @runsc_stock and @runsc_patched repositories (runsc.bzl) take it offline.
 # The harness caches by version, series and Go version: seconds when warm.
-gvisor=$(sed -n 's/^runsc_repositories(gvisor = "\(.*\)")$/\1/p' WORKSPACE)
-[ -n "$gvisor" ] || die "no runsc_repositories(gvisor = ...) line in WORKSPACE"
-log "runsc for gVisor $gvisor (runsc-harness build; cold: downloads gVisor and builds, several minutes)"
-go run ./runsc-harness build --gvisor "$gvisor" >&2 || die "runsc-harness build --gvisor $gvisor failed"
+call=$(sed -n '/^runsc_repositories(/,/)/p' WORKSPACE)
+gvisor=$(printf '%s\n' "$call" | sed -n 's/.*gvisor = "\([^"]*\)".*/\1/p')
+sets=$(printf '%s\n' "$call" | sed -n 's/.*sets = "\([^"]*\)".*/\1/p')
+[ -n "$gvisor" ] || die "no runsc_repositories(gvisor = ...) in WORKSPACE"
+sets=${sets:-core}
+log "runsc for gVisor $gvisor, sets $sets (runsc-harness build; cold: downloads gVisor and builds, several minutes)"
+go run ./runsc-harness build --gvisor "$gvisor" --sets "$sets" >&2 || die "runsc-harness build --gvisor $gvisor --sets $sets failed"
 
 log "done: bazel build //... and bazel test //... now work offline"

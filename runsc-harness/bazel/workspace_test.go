@@ -155,6 +155,17 @@ func TestRunscVersions(t *testing.T) {
 	if ws != mv {
 		t.Errorf("gVisor for runsc: WORKSPACE %q, MODULE.bazel %q; want the same", ws, mv)
 	}
+	wsSets, err := CallAttr(readRoot(t, "WORKSPACE"), "runsc_repositories", "sets")
+	if err != nil {
+		t.Fatalf("WORKSPACE: %v", err)
+	}
+	mvSets, err := CallAttr(mod, "version", "sets")
+	if err != nil {
+		t.Fatalf("MODULE.bazel: runsc.version: %v", err)
+	}
+	if wsSets != mvSets {
+		t.Errorf("patch sets for runsc: WORKSPACE %q, MODULE.bazel %q; want the same", wsSets, mvSets)
+	}
 	repos, err := UseRepo(mod, "runsc")
 	if err != nil {
 		t.Fatalf("MODULE.bazel: %v", err)

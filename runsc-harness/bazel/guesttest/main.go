@@ -9,24 +9,29 @@
 // A case is one run of the guest with its own arguments (for the storm:
 // -variant=sync-socket, -variant=exec-fifo); the cases are what Bazel's
 // sharding spreads (TEST_TOTAL_SHARDS, TEST_SHARD_INDEX). For each case of
-// its shard, a runsc variant runs the guest natively and under runsc, in an
-// OCI bundle, exactly as runsc-harness run does, and compares the two
-// reports cell by cell (report.Compare). The verdicts:
+// its shard, a runsc variant runs the guest natively and under runsc
+// through harness.Run, the loop of runsc-harness run itself: the guest's
+// entry in the one guest registry (internal/guests, looked up by -name)
+// gives its capabilities, namespaces and host FIFO. The two reports are
+// compared cell by cell, with the expected divergences of -expected. The
+// verdicts:
 //
 //   - native passes when the guest exits 0 with a report (the guest is given
 //     its native_args, for the storm -strict: any EINTR, wrong byte or hang
 //     makes it exit 1);
-//   - patched passes when no cell diverges from the native run;
-//   - stock passes when exactly the cells its case lists in stock_diverges
-//     diverge: each must (the test proves it can see the bug), no other may.
+//   - patched passes when no cell diverges from the native run beyond the
+//     -expected entries of kind patched, and no such entry is stale;
+//   - stock passes when the cells its case lists in stock_diverges diverge
+//     (the test proves it can see the bug) and no other cell does beyond
+//     the -expected entries of kind stock.
 //
 // A failed run fails the test in every mode. JUnit XML goes to
 // $XML_OUTPUT_FILE (one testcase per cell), the comparison as JSON to
-// $TEST_UNDECLARED_OUTPUTS_DIR/report-CASE.json.
+// $TEST_UNDECLARED_OUTPUTS_DIR/CASE/ (report.json, report.md, junit.xml
+// and the logs of every run).
 package main
 
 import (
-	"bytes"
 	"context"
 	"encoding/json"
 	"errors"
@@ -42,11 +47,11 @@ import (
 	"syscall"
 	"time"
 
+	"github.com/restartsys/restartsys/runsc-harness/internal/guests"
+	"github.com/restartsys/restartsys/runsc-harness/internal/harness"
 	"github.com/restartsys/restartsys/runsc-harness/internal/junit"
-	"github.com/restartsys/restartsys/runsc-harness/internal/oci"
 	"github.com/restartsys/restartsys/runsc-harness/internal/report"
 	"github.com/restartsys/restartsys/runsc-harness/internal/sandbox"
-	"github.com/restartsys/restartsys/syscalltests/guestio"
 )
 
 // Case is one run of the guest, as the macro describes it in -cases.
@@ -58,8 +63,12 @@ type Case struct {
 	// NativeArgs are appended in native mode only.
 	NativeArgs []string `json:"native_args"`
 	// StockDiverges are the shapes stock runsc is known to get wrong in
-	// this case, on the gVisor version the test runs.
+	// this case, on the gVisor version the test runs: each must diverge in
+	// at least one disposition.
 	StockDiverges []string `json:"stock_diverges"`
+	// StockMayDiverge lets stock runsc diverge in other cells too (it has
+	// more bugs than the case pins); otherwise any other divergence fails.
+	StockMayDiverge bool `json:"stock_may_diverge"`
 }
 
 type config struct {
@@ -70,6 +79,7 @@ type config struct {
 	platform string
 	network  string
 	timeout  time.Duration
+	expected []report.Expected
 	cases    []Case
 }
 
@@ -78,7 +88,8 @@ func parse(args []string) (*config, error) {
 	c := &config{}
 	fs.StringVar(&c.mode, "mode", "", "native, stock or patched")
 	fs.StringVar(&c.guest, "guest", "", "guest binary (static)")
-	fs.StringVar(&c.name, "name", "", "guest program name (default: the binary's base name)")
+	fs.StringVar(&c.name, "name", "", "guest name in the guest registry (default: the binary's base name)")
+	expected := fs.String("expected", "", "JSON file of expected divergences (the guest's expected.json)")
 	fs.StringVar(&c.runsc, "runsc", "", "runsc binary (stock and patched modes)")
 	fs.StringVar(&c.platform, "platform", "systrap", "runsc platform")
 	fs.StringVar(&c.network, "network", "none", "runsc network")
@@ -104,6 +115,15 @@ func parse(args []string) (*config, error) {
 	}
 	if c.name == "" {
 		c.name = filepath.Base(c.guest)
+	}
+	if _, err := guests.Lookup(c.name); err != nil {
+		return nil, fmt.Errorf("-name: %w", err)
+	}
+	if *expected != "" {
+		var err error
+		if c.expected, err = report.LoadExpected(*expected); err != nil {
+			return nil, fmt.Errorf("-expected: %w", err)
+		}
 	}
 	if err := json.Unmarshal([]byte(*cases), &c.cases); err != nil {
 		return nil, fmt.Errorf("-cases: %w", err)
@@ -177,7 +197,7 @@ func judge(mode string, k Case, d *report.Document) []result {
 	for _, s := range k.StockDiverges {
 		want[s] = true
 	}
-	seen := map[string]bool{}
+	seen, diverged := map[string]bool{}, map[string]bool{}
 	for _, c := range d.Cells {
 		seen[c.Shape] = true
 		if mode == "native" {
@@ -191,93 +211,58 @@ func judge(mode string, k Case, d *report.Document) []result {
 			if len(o.Reasons) > 0 {
 				r.detail += ": " + strings.Join(o.Reasons, "; ")
 			}
+			if o.Diverges {
+				diverged[c.Shape] = true
+			}
 			switch {
 			case o.Error != "":
 				r.failure = o.Error
-			case mode == "stock" && want[c.Shape] && !o.Diverges:
-				r.failure = "stock runsc was expected to diverge here (known bug) and did not: the test saw nothing"
-			case o.Diverges && !(mode == "stock" && want[c.Shape]):
+			case o.Diverges && o.Expected != "":
+				r.detail += " (expected: " + o.Expected + ")"
+			case o.Diverges && mode == "stock" && (want[c.Shape] || k.StockMayDiverge):
+				r.detail += " (stock runsc's known bug)"
+			case o.Diverges:
 				r.failure = mode + " runsc diverges from native Linux"
 			}
 			out = append(out, r)
 		}
 	}
+	for _, e := range d.Stale {
+		out = append(out, result{caseName: k.Name, shape: e.Shape, disp: e.Disposition,
+			failure: "expected divergence no longer diverges (remove it from expected.json): " + e.Reason})
+	}
 	if mode == "stock" {
 		for _, s := range k.StockDiverges {
-			if !seen[s] {
+			switch {
+			case !seen[s]:
 				out = append(out, result{caseName: k.Name, shape: s, disp: "-",
 					failure: "shape listed in stock_diverges is not in the guest's report"})
+			case !diverged[s]:
+				out = append(out, result{caseName: k.Name, shape: s, disp: "-",
+					failure: "stock runsc was expected to diverge here (known bug) and did not: the test saw nothing"})
 			}
 		}
 	}
 	return out
 }
 
-// runCase runs one case natively and, unless mode is native, under runsc.
+// runCase runs one case natively and, unless mode is native, under runsc,
+// through harness.Run.
 func runCase(ctx context.Context, c *config, k Case, work string) (*report.Document, error) {
-	logRoot := filepath.Join(work, "logs", k.Name)
-	nativeArgs := k.Args
-	if c.mode == "native" {
-		nativeArgs = append(append([]string{}, k.Args...), k.NativeArgs...)
-	}
-	res, err := sandbox.Native(ctx, sandbox.NativeOptions{
-		Binary: c.guest, Args: nativeArgs, LogDir: filepath.Join(logRoot, "native"), Timeout: c.timeout,
-	})
-	if err != nil {
-		return nil, err
-	}
-	runs := []report.Run{toRun(c.name, report.NativeVariant, nativeArgs, res)}
-	var variants []report.Variant
-	if c.mode != "native" {
-		v := sandbox.Variant{Platform: c.platform, Network: c.network, DirectFS: "default"}
-		if err := v.Validate(); err != nil {
-			return nil, err
-		}
-		name := c.mode + "/" + c.platform + "/" + c.network
-		variants = append(variants, report.Variant{Name: name, Kind: report.Kind(c.mode), Runsc: c.runsc,
-			Platform: v.Platform, Network: v.Network, DirectFS: v.DirectFS})
-		bundle := filepath.Join(work, "bundles", k.Name)
-		if _, err := oci.Write(bundle, oci.Options{Binary: c.guest, Args: k.Args, HostNetwork: v.Network == "host"}); err != nil {
-			return nil, err
-		}
+	o := harness.Options{
+		Guests: []string{c.name}, GuestArgs: k.Args, Binaries: map[string]string{c.name: c.guest},
+		Timeout: c.timeout, Out: filepath.Join(work, k.Name), Expected: c.expected, Log: os.Stderr,
 		// runsc's control sockets live under the state root, whose path
 		// must stay short: not under Bazel's long TEST_TMPDIR.
-		sb, err := sandbox.NewStateBase("/tmp")
-		if err != nil {
-			return nil, err
-		}
-		rt, err := sb.Runtime(c.mode, c.runsc)
-		if err != nil {
-			sb.Close()
-			return nil, err
-		}
-		res, err := sandbox.Run(ctx, sandbox.RunOptions{
-			Runsc: c.runsc, StateRoot: rt.StateRoot, Variant: v, Bundle: bundle,
-			LogDir: filepath.Join(logRoot, c.mode), Timeout: c.timeout,
-		})
-		if cerr := sb.Close(); cerr != nil && err == nil {
-			err = fmt.Errorf("cleanup of %s: %w", sb.Dir, cerr)
-		}
-		if err != nil {
-			return nil, err
-		}
-		runs = append(runs, toRun(c.name, name, k.Args, res))
+		StateParent: "/tmp",
 	}
-	return report.Compare(variants, runs, nil)
-}
-
-func toRun(guest, variant string, args []string, res *sandbox.Result) report.Run {
-	r := report.Run{Guest: guest, Variant: variant, Args: args, ExitCode: res.ExitCode,
-		LogDir: res.LogDir, DurationMS: res.Duration.Milliseconds()}
-	if f := res.Failure(); f != "" {
-		r.Failure = f
-	} else if rep, err := guestio.Read(bytes.NewReader(res.Stdout)); err != nil {
-		r.Failure = fmt.Sprintf("no report on stdout (%v); exit status %d; last output: %s", err, res.ExitCode, res.LastOutput(400))
+	if c.mode == "native" {
+		o.GuestArgs = append(append([]string{}, k.Args...), k.NativeArgs...)
 	} else {
-		r.Report = rep
+		o.Runscs = []harness.Runsc{{Name: c.mode, Kind: report.Kind(c.mode), Path: c.runsc}}
+		o.Variants = []sandbox.Variant{{Platform: c.platform, Network: c.network, DirectFS: "default"}}
 	}
-	fmt.Fprintf(os.Stderr, "%s %v under %s: exit %d, %v\n", guest, args, variant, res.ExitCode, res.Duration.Round(time.Millisecond))
-	return r
+	return harness.Run(ctx, o)
 }
 
 func writeJUnit(w io.Writer, suite string, elapsed time.Duration, results []result) error {
@@ -339,10 +324,6 @@ func run(ctx context.Context, args []string, stdout io.Writer) error {
 		if err != nil {
 			results = append(results, result{caseName: k.Name, shape: "run", disp: c.mode, failure: err.Error()})
 			continue
-		}
-		if f, err := os.Create(filepath.Join(work, "report-"+k.Name+".json")); err == nil {
-			report.WriteJSON(f, d)
-			f.Close()
 		}
 		results = append(results, judge(c.mode, k, d)...)
 	}

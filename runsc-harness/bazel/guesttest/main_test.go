@@ -84,6 +84,7 @@ func TestJudge(t *testing.T) {
 		{"stock sees the known bug", "stock", known, compare(t, report.Stock, "EINTR", 5), ""},
 		{"stock misses the known bug", "stock", known, compare(t, report.Stock, "ok", 0), "expected to diverge"},
 		{"stock diverges where nothing is known", "stock", clean, compare(t, report.Stock, "EINTR", 5), "diverges"},
+		{"stock may diverge elsewhere", "stock", Case{Name: "m", StockMayDiverge: true}, compare(t, report.Stock, "EINTR", 5), ""},
 		{"stock matches on an unaffected version", "stock", clean, compare(t, report.Stock, "ok", 0), ""},
 		{"patched matches", "patched", known, compare(t, report.Patched, "ok", 0), ""},
 		{"patched diverges", "patched", known, compare(t, report.Patched, "EINTR", 1), "diverges"},

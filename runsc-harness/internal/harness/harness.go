@@ -48,9 +48,13 @@ type Options struct {
 	Timeout time.Duration
 	// Out receives the reports and logs; it is made if missing.
 	Out string
-	// State is the private runsc state base; a fresh temporary one when
-	// empty.
-	State string
+	// State is the private runsc state base; a fresh temporary one in
+	// StateParent (the temporary directory when empty) when State is empty.
+	// runsc's control sockets live below it, so its path must stay short.
+	State, StateParent string
+	// Binaries are guest binaries built elsewhere (by Bazel, say), by
+	// guest name; the others are built from the repository.
+	Binaries map[string]string
 	// Expected are divergences that do not count as problems.
 	Expected []report.Expected
 	// AllowStale keeps an Expected entry that no longer diverges from
@@ -102,7 +106,7 @@ func Run(ctx context.Context, o Options) (_ *report.Document, retErr error) {
 		}
 	}
 	repo := o.RepoRoot
-	if repo == "" {
+	if repo == "" && (o.Out == "" || len(o.Binaries) < len(o.Guests)) {
 		var err error
 		if repo, err = guests.RepoRoot("."); err != nil {
 			return nil, err
@@ -127,6 +131,10 @@ func Run(ctx context.Context, o Options) (_ *report.Document, retErr error) {
 			return nil, err
 		}
 		known[name] = g
+		if bin, ok := o.Binaries[name]; ok {
+			bins[name] = bin
+			continue
+		}
 		if bins[name], err = builder.Build(ctx, g); err != nil {
 			return nil, err
 		}
@@ -137,7 +145,7 @@ func Run(ctx context.Context, o Options) (_ *report.Document, retErr error) {
 	// up by the next one's sweep.
 	roots := map[string]string{}
 	if len(o.Runscs) > 0 {
-		sb, err := OpenStateBase(o.State, log)
+		sb, err := openStateBase(o.State, o.StateParent, log)
 		if err != nil {
 			return nil, err
 		}
@@ -266,8 +274,13 @@ func runUnder(ctx context.Context, o Options, out string, g guests.Guest, bin st
 // OpenStateBase sweeps the state bases of harness runs that died, then
 // locks dir as this run's state base (a fresh temporary one when empty).
 func OpenStateBase(dir string, log io.Writer) (*sandbox.StateBase, error) {
+	return openStateBase(dir, "", log)
+}
+
+// openStateBase is OpenStateBase with the parent of a fresh base.
+func openStateBase(dir, parent string, log io.Writer) (*sandbox.StateBase, error) {
 	log = orDiscard(log)
-	swept, err := sandbox.Sweep("", log)
+	swept, err := sandbox.Sweep(parent, log)
 	for _, s := range swept {
 		fmt.Fprintf(log, "removed the state of a harness run that died: %s\n", s)
 	}
@@ -275,7 +288,7 @@ func OpenStateBase(dir string, log io.Writer) (*sandbox.StateBase, error) {
 		fmt.Fprintf(log, "warning: sweeping old state: %v\n", err)
 	}
 	if dir == "" {
-		return sandbox.NewStateBase("")
+		return sandbox.NewStateBase(parent)
 	}
 	return sandbox.OpenStateBase(dir, log)
 }
