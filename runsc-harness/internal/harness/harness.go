@@ -50,7 +50,8 @@ type Options struct {
 	Out string
 	// State is the private runsc state base; a fresh temporary one in
 	// StateParent (the temporary directory when empty) when State is empty.
-	// runsc's control sockets live below it, so its path must stay short.
+	// runsc's control sockets and the guests' host FIFOs live below it, so
+	// its path must stay short.
 	State, StateParent string
 	// Binaries are guest binaries built elsewhere (by Bazel, say), by
 	// guest name; the others are built from the repository.
@@ -143,12 +144,25 @@ func Run(ctx context.Context, o Options) (_ *report.Document, retErr error) {
 	// One private state root per runsc binary, in a state base locked by
 	// this run, cleaned up at the end; a run killed before that is cleaned
 	// up by the next one's sweep.
+	// A guest's host FIFO lives in a fresh directory per run, under a
+	// short path (the guest may keep it in a small buffer): in the state
+	// base, whose sweep removes it if this run dies, or without runsc in a
+	// temporary directory.
 	roots := map[string]string{}
-	if len(o.Runscs) > 0 {
+	hostRoot := ""
+	if len(o.Runscs) == 0 {
+		tmp, err := os.MkdirTemp(o.StateParent, "rh-hostdirs-")
+		if err != nil {
+			return nil, err
+		}
+		defer os.RemoveAll(tmp)
+		hostRoot = tmp
+	} else {
 		sb, err := openStateBase(o.State, o.StateParent, log)
 		if err != nil {
 			return nil, err
 		}
+		hostRoot = sb.Dir
 		// A sandbox that could not be cleaned up fails the run, even one
 		// whose guests all passed.
 		defer func() {
@@ -184,7 +198,7 @@ func Run(ctx context.Context, o Options) (_ *report.Document, retErr error) {
 		}
 		g := known[name]
 		logRoot := filepath.Join(out, "logs", name)
-		res, err := runNative(ctx, o, out, g, bins[name], filepath.Join(logRoot, "native"))
+		res, err := runNative(ctx, o, hostRoot, g, bins[name], filepath.Join(logRoot, "native"))
 		if err != nil {
 			return nil, err
 		}
@@ -195,7 +209,7 @@ func Run(ctx context.Context, o Options) (_ *report.Document, retErr error) {
 					break
 				}
 				vname := VariantName(r, v)
-				res, err := runUnder(ctx, o, out, g, bins[name], r, roots[r.Name], v, filepath.Join(logRoot, strings.ReplaceAll(vname, "/", "_")))
+				res, err := runUnder(ctx, o, out, hostRoot, g, bins[name], r, roots[r.Name], v, filepath.Join(logRoot, strings.ReplaceAll(vname, "/", "_")))
 				if err != nil {
 					return nil, fmt.Errorf("%s under %s: %w", name, vname, err)
 				}
@@ -220,8 +234,8 @@ func Run(ctx context.Context, o Options) (_ *report.Document, retErr error) {
 
 // runNative runs guest g natively, with a fresh host directory if it takes
 // a host FIFO.
-func runNative(ctx context.Context, o Options, out string, g guests.Guest, bin, logDir string) (*sandbox.Result, error) {
-	hd, err := newHostDir(out, g.Name, "native", g)
+func runNative(ctx context.Context, o Options, hostRoot string, g guests.Guest, bin, logDir string) (*sandbox.Result, error) {
+	hd, err := newHostDir(hostRoot, g.Name, "native", g)
 	if err != nil {
 		return nil, err
 	}
@@ -237,9 +251,9 @@ func runNative(ctx context.Context, o Options, out string, g guests.Guest, bin, 
 
 // runUnder runs guest g under runsc r in variant v, from a bundle made once
 // per guest (and per host directory, for a guest with a host FIFO).
-func runUnder(ctx context.Context, o Options, out string, g guests.Guest, bin string, r Runsc, root string, v sandbox.Variant, logDir string) (*sandbox.Result, error) {
+func runUnder(ctx context.Context, o Options, out, hostRoot string, g guests.Guest, bin string, r Runsc, root string, v sandbox.Variant, logDir string) (*sandbox.Result, error) {
 	vfile := filepath.Base(logDir)
-	hd, err := newHostDir(out, g.Name, vfile, g)
+	hd, err := newHostDir(hostRoot, g.Name, vfile, g)
 	if err != nil {
 		return nil, err
 	}

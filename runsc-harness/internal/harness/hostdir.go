@@ -18,14 +18,14 @@ type hostDir struct {
 	envVar string
 }
 
-// newHostDir makes OUT/hostdirs/GUEST/RUN and the FIFO in it for guest g,
+// newHostDir makes ROOT/hostdirs/GUEST/RUN and the FIFO in it for guest g,
 // if g asks for one. The directory must not exist yet: each run starts
 // afresh.
-func newHostDir(out, guest, run string, g guests.Guest) (hostDir, error) {
+func newHostDir(root, guest, run string, g guests.Guest) (hostDir, error) {
 	if g.HostFIFOEnv == "" {
 		return hostDir{}, nil
 	}
-	dir, err := filepath.Abs(filepath.Join(out, "hostdirs", guest, run))
+	dir, err := filepath.Abs(filepath.Join(root, "hostdirs", guest, run))
 	if err != nil {
 		return hostDir{}, err
 	}
