@@ -162,3 +162,86 @@ def syscall_test(
         tests = variants,
         tags = ["manual"],
     )
+
+_EXEC_RUNNER = "//runsc-harness/bazel/runsctest"
+
+def runsc_test(
+        name,
+        test,
+        platforms = PLATFORMS,
+        manual_platforms = MANUAL_PLATFORMS,
+        stock_fails = False,
+        shard_count = None,
+        size = "medium",
+        tags = [],
+        **kwargs):
+    """Runs any test target natively and under stock and patched runsc.
+
+    As gVisor's syscall_test runs a gtest binary, this runs the executable of
+    any test target (cc_test, go_test, sh_test, ...) of the user's, as
+
+        NAME_native                 tags: native
+        NAME_runsc_stock_P          tags: runsc_P, stock
+        NAME_runsc_patched_P        tags: runsc_P, patched
+
+    with a test_suite NAME. Under runsc the sandbox's root is the host's
+    root directory, read-only, so the binary finds its runfiles and shared
+    libraries; the directories Bazel gives a test to write in are writable;
+    sharding (shard_count) and the test's own JUnit XML work as natively.
+    A variant passes or fails by the test's exit status. Every variant is
+    tagged local and no-sandbox: runsc needs root.
+
+    Args:
+      name: base name of the variants and of their test_suite.
+      test: label of the test target to run (its executable).
+      platforms: runsc platforms whose variants //... runs.
+      manual_platforms: runsc platforms whose variants are tagged manual.
+      stock_fails: the test is written for a bug the stock runsc has: the
+        stock variants pass only if the test fails there (it can see the
+        bug), native and patched ones only if it passes.
+      shard_count: shards of every variant, handed to the test.
+      size: test size of every variant.
+      tags: extra tags for every variant.
+      **kwargs: passed to every test (timeout, flaky, ...).
+    """
+    base_tags = tags + ["local", "no-sandbox"]
+    variants = [name + "_native"]
+    native.sh_test(
+        name = name + "_native",
+        srcs = [_EXEC_RUNNER],
+        args = ["--", "$(rootpath %s)" % test],
+        data = [test],
+        size = size,
+        shard_count = shard_count,
+        tags = base_tags + ["native"],
+        **kwargs
+    )
+    for platform in platforms + manual_platforms:
+        for kind in ["stock", "patched"]:
+            variant = "%s_runsc_%s_%s" % (name, kind, platform)
+            vtags = base_tags + ["runsc_" + platform, kind]
+            if platform in manual_platforms:
+                vtags.append("manual")
+            expect = ["-expect-failure"] if stock_fails and kind == "stock" else []
+            native.sh_test(
+                name = variant,
+                srcs = [_EXEC_RUNNER],
+                args = [
+                    "-runsc",
+                    "$(rootpath %s)" % _RUNSC[kind],
+                    "-platform",
+                    platform,
+                ] + expect + ["--", "$(rootpath %s)" % test],
+                data = [test, _RUNSC[kind]],
+                size = size,
+                shard_count = shard_count,
+                tags = vtags,
+                **kwargs
+            )
+            if platform not in manual_platforms:
+                variants.append(variant)
+    native.test_suite(
+        name = name,
+        tests = variants,
+        tags = ["manual"],
+    )

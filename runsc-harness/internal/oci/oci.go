@@ -38,6 +38,15 @@ type Options struct {
 	// Binds are host directories bind-mounted read-write into the
 	// container, after the default mounts.
 	Binds []Bind
+	// HostRoot runs Command instead of a copied guest: the container's
+	// root is the host's root directory, read-only, so that a test binary
+	// finds its runfiles and shared libraries where Bazel put them (as
+	// gVisor's own test runner runs tests). Env is then the whole
+	// environment and Cwd the working directory; Binds are the only
+	// writable places besides the container's /tmp.
+	HostRoot bool
+	Command  []string
+	Cwd      string
 }
 
 // Bind is one host directory bind-mounted into the container.
@@ -92,14 +101,18 @@ func Spec(o Options) *specs.Spec {
 	for _, b := range o.Binds {
 		mounts = append(mounts, specs.Mount{Destination: b.Destination, Type: "bind", Source: b.Source, Options: []string{"rbind", "rw"}})
 	}
+	args, env, cwd, root := append([]string{GuestPath}, o.Args...), append([]string{"PATH=/"}, o.Env...), "/", &specs.Root{Path: "rootfs"}
+	if o.HostRoot {
+		args, env, cwd, root = o.Command, o.Env, o.Cwd, &specs.Root{Path: "/", Readonly: true}
+	}
 	return &specs.Spec{
 		Version: specs.Version,
 		Process: &specs.Process{
 			Terminal: false,
 			User:     specs.User{UID: 0, GID: 0},
-			Args:     append([]string{GuestPath}, o.Args...),
-			Env:      append([]string{"PATH=/"}, o.Env...),
-			Cwd:      "/",
+			Args:     args,
+			Env:      env,
+			Cwd:      cwd,
 			Capabilities: &specs.LinuxCapabilities{
 				Bounding:  caps(),
 				Effective: caps(),
@@ -110,7 +123,7 @@ func Spec(o Options) *specs.Spec {
 			},
 			NoNewPrivileges: true,
 		},
-		Root:     &specs.Root{Path: "rootfs", Readonly: false},
+		Root:     root,
 		Hostname: hostname,
 		Mounts:   mounts,
 		Linux: &specs.Linux{
@@ -131,10 +144,19 @@ type Bundle struct {
 // empty. The rootfs holds the guest binary and the mount points of the
 // spec's mounts, nothing else.
 func Write(dir string, o Options) (*Bundle, error) {
+	spec := Spec(o)
+	if o.HostRoot {
+		if len(o.Command) == 0 || o.Cwd == "" {
+			return nil, errors.New("oci: a host-root bundle needs a command and a working directory")
+		}
+		if err := os.MkdirAll(dir, 0o755); err != nil {
+			return nil, err
+		}
+		return writeConfig(dir, spec)
+	}
 	if o.Binary == "" {
 		return nil, errors.New("oci: no guest binary")
 	}
-	spec := Spec(o)
 	rootfs := filepath.Join(dir, spec.Root.Path)
 	if err := os.MkdirAll(rootfs, 0o755); err != nil {
 		return nil, err
@@ -147,6 +169,11 @@ func Write(dir string, o Options) (*Bundle, error) {
 	if err := fscopy.File(o.Binary, filepath.Join(rootfs, GuestPath), 0o755); err != nil {
 		return nil, fmt.Errorf("oci: copying guest: %w", err)
 	}
+	return writeConfig(dir, spec)
+}
+
+// writeConfig writes spec as dir/config.json.
+func writeConfig(dir string, spec *specs.Spec) (*Bundle, error) {
 	b, err := json.MarshalIndent(spec, "", "  ")
 	if err != nil {
 		return nil, err

@@ -4,6 +4,7 @@ import (
 	"encoding/json"
 	"os"
 	"path/filepath"
+	"strings"
 	"testing"
 
 	"github.com/google/go-cmp/cmp"
@@ -151,5 +152,31 @@ func TestWriteNoBinary(t *testing.T) {
 	}
 	if _, err := Write(t.TempDir(), Options{Binary: "/nonexistent/guest"}); err == nil {
 		t.Fatal("Write with a missing binary succeeded")
+	}
+}
+
+func TestHostRootSpec(t *testing.T) {
+	dir := filepath.Join(t.TempDir(), "b")
+	b, err := Write(dir, Options{HostRoot: true, Command: []string{"/bin/t", "-x"}, Cwd: "/r", Env: []string{"A=1"},
+		Binds: []Bind{{Source: "/o", Destination: "/o"}}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	s := b.Spec
+	if s.Root.Path != "/" || !s.Root.Readonly {
+		t.Errorf("root = %+v, want the host's /, read-only", s.Root)
+	}
+	if strings.Join(s.Process.Args, " ") != "/bin/t -x" || s.Process.Cwd != "/r" || strings.Join(s.Process.Env, " ") != "A=1" {
+		t.Errorf("process = %+v", s.Process)
+	}
+	if _, err := os.Stat(filepath.Join(dir, "rootfs")); err == nil {
+		t.Error("a host-root bundle got a rootfs directory")
+	}
+	last := s.Mounts[len(s.Mounts)-1]
+	if last.Source != "/o" || last.Type != "bind" {
+		t.Errorf("last mount = %+v, want the writable bind", last)
+	}
+	if _, err := Write(filepath.Join(t.TempDir(), "c"), Options{HostRoot: true}); err == nil {
+		t.Error("a host-root bundle without a command was written")
 	}
 }
