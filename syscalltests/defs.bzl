@@ -35,7 +35,9 @@ The runsc binaries are @runsc_stock//:runsc and @runsc_patched//:runsc
 PLATFORMS = ["systrap"]
 MANUAL_PLATFORMS = ["ptrace"]
 
-_RUNNER = "//runsc-harness/bazel/guesttest"
+# Labels of this repository, resolved here so that the macros also work
+# when another workspace loads this file from @restartsys.
+_RUNNER = str(Label("//runsc-harness/bazel/guesttest"))
 _RUNSC = {
     "patched": "@runsc_patched//:runsc",
     "stock": "@runsc_stock//:runsc",
@@ -163,7 +165,7 @@ def syscall_test(
         tags = ["manual"],
     )
 
-_EXEC_RUNNER = "//runsc-harness/bazel/runsctest"
+_EXEC_RUNNER = str(Label("//runsc-harness/bazel/runsctest"))
 
 def runsc_test(
         name,

@@ -10,7 +10,7 @@ dependencies and two stand-in repositories. Nothing here fetches.
 SETUP = "runsc-harness/bazel/setup.sh"
 
 def _materialised_repository_impl(rctx):
-    root = rctx.path(Label("@//:WORKSPACE")).dirname
+    root = rctx.path(Label("//:WORKSPACE")).dirname
     src = root
     for part in rctx.attr.path.split("/"):
         src = src.get_child(part)

@@ -21,7 +21,7 @@ one server, after editing patches/, run
 """
 
 def _runsc_repository_impl(rctx):
-    root = rctx.path(Label("@//:WORKSPACE")).dirname
+    root = rctx.path(Label("//:WORKSPACE")).dirname
     go = rctx.which("go")
     if not go:
         fail("runsc_repository: no go on PATH (runsc-harness builds runsc with the machine's Go)")
