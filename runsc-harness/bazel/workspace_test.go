@@ -125,7 +125,7 @@ func TestGoModules(t *testing.T) {
 		file, fn string
 		args     func([]byte) ([]string, error)
 	}{
-		{"WORKSPACE", "materialised_go_modules", func(b []byte) ([]string, error) { return StringArgs(b, "materialised_go_modules") }},
+		{"runsc-harness/bazel/deps.bzl", "materialised_go_modules", func(b []byte) ([]string, error) { return StringArgs(b, "materialised_go_modules") }},
 		{"MODULE.bazel", "use_repo(go_deps, ...)", func(b []byte) ([]string, error) { return UseRepo(b, "go_deps") }},
 	} {
 		got, err := c.args(readRoot(t, c.file))
@@ -181,12 +181,12 @@ func TestRunscVersions(t *testing.T) {
 // for; MODULE.bazel needs a newer one (v0.34.0 predates Go 1.26, and the
 // releases after it do not load on Bazel 4, so they cannot be equal).
 func TestRulesGoVersions(t *testing.T) {
-	ws, err := RepositoryVersion(readRoot(t, "WORKSPACE"), "materialised_repository", "io_bazel_rules_go")
+	ws, err := RepositoryVersion(readRoot(t, "runsc-harness/bazel/deps.bzl"), "materialised_repository", "io_bazel_rules_go")
 	if err != nil {
 		t.Fatal(err)
 	}
 	if ws != offlineRulesGo {
-		t.Errorf("WORKSPACE pins rules_go %s, want %s", ws, offlineRulesGo)
+		t.Errorf("deps.bzl pins rules_go %s, want %s", ws, offlineRulesGo)
 	}
 	setup, err := os.ReadFile("setup.sh")
 	if err != nil {
@@ -194,7 +194,7 @@ func TestRulesGoVersions(t *testing.T) {
 	}
 	m := regexp.MustCompile(`(?m)^RULES_GO_VERSION=(\S+)$`).FindSubmatch(setup)
 	if m == nil || string(m[1]) != ws {
-		t.Errorf("setup.sh RULES_GO_VERSION = %q, want %s (as WORKSPACE)", m, ws)
+		t.Errorf("setup.sh RULES_GO_VERSION = %q, want %s (as deps.bzl)", m, ws)
 	}
 	deps, err := BazelDeps(readRoot(t, "MODULE.bazel"))
 	if err != nil {
