@@ -43,6 +43,25 @@ _RUNSC = {
     "stock": "@runsc_stock//:runsc",
 }
 
+def static_c_guest(name, srcs):
+    """A C guest, static and threaded, as runsc-harness's guest builder
+    builds it (internal/guests cFlags: -static -O2 -pthread): it runs inside
+    a sandbox with nothing but itself."""
+    native.cc_binary(
+        name = name,
+        srcs = srcs,
+        copts = [
+            "-O2",
+            "-pthread",
+        ],
+        linkopts = [
+            "-static",
+            "-pthread",
+        ],
+        linkstatic = True,
+        visibility = ["//visibility:public"],
+    )
+
 def _case(c):
     for k in c.keys():
         if k not in ["name", "args", "native_args", "stock_diverges", "stock_may_diverge"]:
@@ -110,24 +129,45 @@ def syscall_test(
     if expected:
         common += ["-expected", "$(rootpath %s)" % expected]
         data.append(expected)
-    base_tags = tags + ["local", "no-sandbox"]
-    variants = []
+    _declare(
+        name,
+        runner = _RUNNER,
+        native_args = ["-mode", "native"] + common,
+        runsc_args = ["-mode", _KIND, "-platform", _PLATFORM, "-network", _NETWORK, "-runsc", _RUNSC_PATH] + common,
+        data = data,
+        platforms = platforms,
+        manual_platforms = manual_platforms,
+        networks = [("", "none"), ("_network_sandbox", "sandbox")] if network else [("", "none")],
+        size = size,
+        shard_count = shard_count,
+        tags = tags,
+        kwargs = kwargs,
+    )
 
+# Placeholders in _declare's runsc_args, replaced per variant.
+_KIND = "@KIND@"
+_PLATFORM = "@PLATFORM@"
+_NETWORK = "@NETWORK@"
+_RUNSC_PATH = "@RUNSC@"
+
+def _declare(name, runner, native_args, runsc_args, data, platforms, manual_platforms, networks, size, shard_count, tags, kwargs):
+    """Declares NAME_native, NAME_runsc_KIND_PLATFORM[_NETWORK] and the suite NAME.
+
+    Every variant runs runner; the runsc ones get runsc_args with the
+    placeholders _KIND, _PLATFORM, _NETWORK and _RUNSC_PATH replaced.
+    """
+    base_tags = tags + ["local", "no-sandbox"]
     native.sh_test(
         name = name + "_native",
-        srcs = [_RUNNER],
-        args = ["-mode", "native"] + common,
+        srcs = [runner],
+        args = native_args,
         data = data,
         size = size,
         shard_count = shard_count,
         tags = base_tags + ["native"],
         **kwargs
     )
-    variants.append(name + "_native")
-
-    networks = [("", "none")]
-    if network:
-        networks.append(("_network_sandbox", "sandbox"))
+    variants = [name + "_native"]
     for platform in platforms + manual_platforms:
         for kind in ["stock", "patched"]:
             for suffix, net in networks:
@@ -137,19 +177,16 @@ def syscall_test(
                     vtags.append("network_" + net)
                 if platform in manual_platforms:
                     vtags.append("manual")
+                subst = {
+                    _KIND: kind,
+                    _NETWORK: net,
+                    _PLATFORM: platform,
+                    _RUNSC_PATH: "$(rootpath %s)" % _RUNSC[kind],
+                }
                 native.sh_test(
                     name = variant,
-                    srcs = [_RUNNER],
-                    args = [
-                        "-mode",
-                        kind,
-                        "-platform",
-                        platform,
-                        "-network",
-                        net,
-                        "-runsc",
-                        "$(rootpath %s)" % _RUNSC[kind],
-                    ] + common,
+                    srcs = [runner],
+                    args = [subst.get(a, a) for a in runsc_args],
                     data = data + [_RUNSC[kind]],
                     size = size,
                     shard_count = shard_count,
@@ -158,7 +195,6 @@ def syscall_test(
                 )
                 if platform not in manual_platforms:
                     variants.append(variant)
-
     native.test_suite(
         name = name,
         tests = variants,
@@ -206,44 +242,19 @@ def runsc_test(
       tags: extra tags for every variant.
       **kwargs: passed to every test (timeout, flaky, ...).
     """
-    base_tags = tags + ["local", "no-sandbox"]
-    variants = [name + "_native"]
-    native.sh_test(
-        name = name + "_native",
-        srcs = [_EXEC_RUNNER],
-        args = ["--", "$(rootpath %s)" % test],
+    _declare(
+        name,
+        runner = _EXEC_RUNNER,
+        native_args = ["--", "$(rootpath %s)" % test],
+        runsc_args = ["-runsc", _RUNSC_PATH, "-kind", _KIND, "-platform", _PLATFORM] +
+                     (["-expect-failure-on", "stock"] if stock_fails else []) +
+                     ["--", "$(rootpath %s)" % test],
         data = [test],
+        platforms = platforms,
+        manual_platforms = manual_platforms,
+        networks = [("", "none")],
         size = size,
         shard_count = shard_count,
-        tags = base_tags + ["native"],
-        **kwargs
-    )
-    for platform in platforms + manual_platforms:
-        for kind in ["stock", "patched"]:
-            variant = "%s_runsc_%s_%s" % (name, kind, platform)
-            vtags = base_tags + ["runsc_" + platform, kind]
-            if platform in manual_platforms:
-                vtags.append("manual")
-            expect = ["-expect-failure"] if stock_fails and kind == "stock" else []
-            native.sh_test(
-                name = variant,
-                srcs = [_EXEC_RUNNER],
-                args = [
-                    "-runsc",
-                    "$(rootpath %s)" % _RUNSC[kind],
-                    "-platform",
-                    platform,
-                ] + expect + ["--", "$(rootpath %s)" % test],
-                data = [test, _RUNSC[kind]],
-                size = size,
-                shard_count = shard_count,
-                tags = vtags,
-                **kwargs
-            )
-            if platform not in manual_platforms:
-                variants.append(variant)
-    native.test_suite(
-        name = name,
-        tests = variants,
-        tags = ["manual"],
+        tags = tags,
+        kwargs = kwargs,
     )

@@ -4,7 +4,7 @@
 // sandbox, and passes or fails by the test's own exit status.
 //
 //	runsctest -- TEST [ARGS...]                                  natively
-//	runsctest -runsc PATH -platform P [-expect-failure] -- TEST  under runsc
+//	runsctest -runsc PATH -kind K -platform P [-expect-failure-on K] -- TEST  under runsc
 //
 // Under runsc the container's root is the host's root directory, read-only
 // (the test finds its runfiles and shared libraries where Bazel put them),
@@ -12,9 +12,10 @@
 // TEST_TMPDIR, XML_OUTPUT_FILE), and the directories Bazel gives the test
 // to write in are bind-mounted writable. The test's output goes to this
 // process's stdout and stderr, so Bazel's test.log and the test's own JUnit
-// XML are what they would be natively. With -expect-failure (a stock runsc
-// and a test written for a bug it has) the verdict is inverted: the variant
-// passes only if the test fails, which shows that the test can see the bug.
+// XML are what they would be natively. With -expect-failure-on naming this
+// variant's -kind (stock, for a test written for a bug stock runsc has) the
+// verdict is inverted: the variant passes only if the test fails, which
+// shows that the test can see the bug.
 package main
 
 import (
@@ -58,7 +59,8 @@ func run(ctx context.Context, args []string, env func(string) string) (int, erro
 	fs := flag.NewFlagSet("runsctest", flag.ContinueOnError)
 	runsc := fs.String("runsc", "", "runsc binary; natively when empty")
 	platform := fs.String("platform", "systrap", "runsc platform")
-	expectFailure := fs.Bool("expect-failure", false, "pass only if the test fails (a stock runsc and a test of a bug it has)")
+	kind := fs.String("kind", "", "kind of the runsc: stock or patched")
+	failOn := fs.String("expect-failure-on", "", "kind of runsc under which the test must fail (stock, for a test of a bug stock runsc has)")
 	if err := fs.Parse(args); err != nil {
 		return 0, err
 	}
@@ -79,7 +81,7 @@ func run(ctx context.Context, args []string, env func(string) string) (int, erro
 	if err != nil {
 		return 0, err
 	}
-	if !*expectFailure {
+	if *failOn == "" || *failOn != *kind {
 		return code, nil
 	}
 	if code == 0 {
