@@ -23,6 +23,7 @@ import (
 	"runtime"
 	"strconv"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/restartsys/restartsys/runsc-harness/internal/fscopy"
@@ -46,6 +47,11 @@ type Options struct {
 	CacheDir string
 	// SkipTests skips `go test` of the patched packages.
 	SkipTests bool
+	// DeferTests lets Build return as soon as the patched runsc is built
+	// and booted, while the Go tests of the patched packages run in the
+	// background; the binary enters the cache only once they pass. The
+	// caller must call Result.Finish, which waits for them.
+	DeferTests bool
 	// StockOnly builds (or takes from the cache) stock runsc only; the
 	// Result's Patched is left empty.
 	StockOnly bool
@@ -99,6 +105,24 @@ type Result struct {
 	Stock Artifact `json:"stock"`
 	// Patched is runsc built with the series applied.
 	Patched Artifact `json:"patched"`
+
+	// pending, with Options.DeferTests, waits for the patched packages'
+	// tests and then caches the patched runsc (Finish).
+	pending func() error
+}
+
+// Finish waits for the Go tests of the patched packages that Build left
+// running (Options.DeferTests) and, if they pass, moves the patched runsc
+// into the cache and points Patched.Path at it; if they fail, the binary is
+// dropped and Patched.Path is cleared. Until Finish returns, the build keeps
+// its version's lock and its temporary tree, where Patched.Path lies.
+// Without deferred tests it returns nil at once. It may be called more than
+// once; later calls return the first one's result.
+func (r *Result) Finish() error {
+	if r.pending == nil {
+		return nil
+	}
+	return r.pending()
 }
 
 // manifest is written beside each cached binary.
@@ -202,7 +226,14 @@ func Build(ctx context.Context, opts Options) (*Result, error) {
 	if err != nil {
 		return nil, err
 	}
-	defer unlock()
+	// With deferred tests, the lock and the temporary tree go to
+	// Result.Finish when Build returns the unfinished patched build.
+	handedOff := false
+	defer func() {
+		if !handedOff {
+			unlock()
+		}
+	}()
 	b.sweep()
 
 	b.logf("downloading %s@%s", gvisor.ModulePath, opts.Version)
@@ -234,7 +265,11 @@ func Build(ctx context.Context, opts Options) (*Result, error) {
 	if err != nil {
 		return nil, err
 	}
-	defer os.RemoveAll(tmp)
+	defer func() {
+		if !handedOff {
+			os.RemoveAll(tmp)
+		}
+	}()
 	b.tmp = tmp
 	src := filepath.Join(tmp, "src")
 	b.logf("copying module source to %s", src)
@@ -281,19 +316,59 @@ func Build(ctx context.Context, opts Options) (*Result, error) {
 	if err := opts.Series.ApplyPlan(ctx, src, opts.Version, restPlan); err != nil {
 		return nil, err
 	}
-	if !opts.SkipTests {
+	deferTests := opts.DeferTests && !opts.SkipTests
+	if !opts.SkipTests && !deferTests {
 		if err := b.testPatched(ctx, src, plan); err != nil {
 			return nil, err
 		}
 	}
 	stamp := PatchedStamp(opts.Version, id.seriesID, plan)
 	m := manifest{Kind: "patched", Version: opts.Version, ModuleSum: mod.Sum, GoVersion: goVer, SeriesID: id.seriesID, Plan: plan, Stamp: stamp}
-	booted, err := b.buildInto(ctx, src, filepath.Join(tmp, "patched"), id.patchedDir, "runsc-patched", m)
+	work := filepath.Join(tmp, "patched")
+	m, err = b.buildBinary(ctx, src, work, "runsc-patched", m)
 	if err != nil {
 		return nil, err
 	}
-	res.Patched = Artifact{Path: filepath.Join(id.patchedDir, "runsc"), Stamp: stamp, Booted: booted}
+	if deferTests {
+		res.Patched = Artifact{Path: filepath.Join(work, "runsc"), Stamp: stamp, Booted: m.Booted}
+		res.pending = b.deferTests(ctx, res, src, plan, work, id.patchedDir, m, func() {
+			os.RemoveAll(tmp)
+			unlock()
+		})
+		handedOff = true
+		return res, nil
+	}
+	if err := b.commit(work, id.patchedDir, "runsc-patched", m); err != nil {
+		return nil, err
+	}
+	res.Patched = Artifact{Path: filepath.Join(id.patchedDir, "runsc"), Stamp: stamp, Booted: m.Booted}
 	return res, nil
+}
+
+// deferTests starts the Go tests of the patched packages in the background
+// and returns what Result.Finish calls: wait for them, then cache the
+// binary built in work (commit) or drop it, and release (the lock and the
+// temporary tree) in either case.
+func (b *builder) deferTests(ctx context.Context, res *Result, src string, plan []series.Decision, work, final string, m manifest, release func()) func() error {
+	done := make(chan error, 1)
+	go func() { done <- b.testPatched(ctx, src, plan) }()
+	var once sync.Once
+	var err error
+	return func() error {
+		once.Do(func() {
+			defer release()
+			if err = <-done; err != nil {
+				res.Patched = Artifact{}
+				return
+			}
+			if err = b.commit(work, final, "runsc-patched", m); err != nil {
+				res.Patched = Artifact{}
+				return
+			}
+			res.Patched.Path = filepath.Join(final, "runsc")
+		})
+		return err
+	}
 }
 
 // identity is what names a version's two builds in the cache and in their
@@ -418,44 +493,64 @@ func detail(s string) string {
 // writes its manifest, and renames work to final. It returns what the boot
 // check ran.
 func (b *builder) buildInto(ctx context.Context, src, work, final, label string, m manifest) (string, error) {
-	if err := os.MkdirAll(work, 0o755); err != nil {
+	m, err := b.buildBinary(ctx, src, work, label, m)
+	if err != nil {
 		return "", err
+	}
+	if err := b.commit(work, final, label, m); err != nil {
+		return "", err
+	}
+	return m.Booted, nil
+}
+
+// buildBinary builds runsc from src into work and boots it (Options.Boot),
+// returning m completed with the build time and what booted.
+func (b *builder) buildBinary(ctx context.Context, src, work, label string, m manifest) (manifest, error) {
+	if err := os.MkdirAll(work, 0o755); err != nil {
+		return m, err
 	}
 	t0 := time.Now()
 	bin := filepath.Join(work, "runsc")
 	args := []string{"build", "-trimpath", "-o", bin, "-ldflags", "-X " + versionVar + "=" + m.Stamp, "./runsc"}
 	if err := b.runGo(ctx, src, label, args...); err != nil {
-		return "", fmt.Errorf("building %s: %w", label, err)
+		return m, fmt.Errorf("building %s: %w", label, err)
 	}
 	m.Built = time.Now().UTC()
 	m.Seconds = time.Since(t0).Seconds()
+	b.logf("built %s in %.0fs", label, m.Seconds)
 	if b.opts.Boot != nil {
 		b.logf("booting %s", label)
 		booted, err := b.opts.Boot(ctx, bin)
 		if err != nil {
 			if ctx.Err() != nil {
-				return "", ctx.Err()
+				return m, ctx.Err()
 			}
-			return "", fmt.Errorf("%s (%s) was built but does not run, so it is not cached: %w", label, m.Stamp, err)
+			return m, fmt.Errorf("%s (%s) was built but does not run, so it is not cached: %w", label, m.Stamp, err)
 		}
 		m.Booted = booted
 		b.logf("%s runs: %s", label, booted)
 	}
+	return m, nil
+}
+
+// commit writes m beside the binary in work and moves work into place as
+// the cache entry final, replacing a stale one.
+func (b *builder) commit(work, final, label string, m manifest) error {
 	if err := writeManifest(work, m); err != nil {
-		return "", err
+		return err
 	}
 	if err := os.MkdirAll(filepath.Dir(final), 0o755); err != nil {
-		return "", err
+		return err
 	}
 	// A stale entry (other module hash, say) is replaced.
 	if err := os.RemoveAll(final); err != nil {
-		return "", err
+		return err
 	}
 	if err := os.Rename(work, final); err != nil {
-		return "", err
+		return err
 	}
-	b.logf("built %s in %.0fs: %s", label, m.Seconds, filepath.Join(final, "runsc"))
-	return m.Booted, nil
+	b.logf("cached %s: %s", label, filepath.Join(final, "runsc"))
+	return nil
 }
 
 // testPatched runs the Go tests of every package a applied patch touches.

@@ -311,3 +311,66 @@ func TestBuildStockOnly(t *testing.T) {
 		t.Errorf("second StockOnly build: %+v, want the cached stock runsc", again)
 	}
 }
+
+// TestDeferredTests: with DeferTests, Build hands back a patched runsc that
+// runs before the patched packages' tests are done; Finish caches it only
+// if they pass, and a failing test leaves nothing cached or behind.
+func TestDeferredTests(t *testing.T) {
+	ctx := context.Background()
+	mod := fakeModule(t, `"bug"`)
+	for _, tc := range []struct {
+		name, want string
+		pass       bool
+	}{
+		{"tests pass", `"fixed"`, true},
+		{"tests fail", `"something else"`, false},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			cache := t.TempDir()
+			o := options(t, cache, mod, testSeries(t, tc.want))
+			o.DeferTests = true
+			res, err := Build(ctx, o)
+			if err != nil {
+				t.Fatalf("Build: %v", err)
+			}
+			if !strings.HasPrefix(res.Patched.Path, filepath.Join(cache, "tmp")+"/") {
+				t.Errorf("before Finish, the patched runsc is %s, want it in the build's temporary tree", res.Patched.Path)
+			}
+			if got := runBinary(t, res.Patched.Path); !strings.HasSuffix(got, " fixed") {
+				t.Errorf("patched runsc says %q before Finish", got)
+			}
+			err = res.Finish()
+			if tc.pass {
+				if err != nil {
+					t.Fatalf("Finish: %v", err)
+				}
+				if !strings.HasPrefix(res.Patched.Path, filepath.Join(cache, "runsc")+"/") {
+					t.Errorf("after Finish, the patched runsc is %s, want it in the cache", res.Patched.Path)
+				}
+				runBinary(t, res.Patched.Path)
+			} else {
+				if err == nil || !strings.Contains(err.Error(), "patched gVisor packages fail their tests") {
+					t.Fatalf("Finish = %v, want the failing tests", err)
+				}
+				if res.Patched.Path != "" {
+					t.Errorf("a patched runsc whose tests fail is still offered: %s", res.Patched.Path)
+				}
+			}
+			if err2 := res.Finish(); (err2 == nil) != (err == nil) {
+				t.Errorf("second Finish = %v, first %v", err2, err)
+			}
+			if ents, _ := os.ReadDir(filepath.Join(cache, "tmp")); len(ents) != 0 {
+				t.Errorf("Finish left %d entries in the cache's tmp dir", len(ents))
+			}
+			// The lock is free again, and only a tested binary is cached.
+			o.DeferTests = false
+			again, err := Build(ctx, o)
+			switch {
+			case tc.pass && (err != nil || !again.Patched.Cached):
+				t.Errorf("after a passing Finish, Build = %+v, %v; want the cached binary", again, err)
+			case !tc.pass && (err == nil || !strings.Contains(err.Error(), "patched gVisor packages fail their tests")):
+				t.Errorf("after a failing Finish, Build = %v; want the tests to run and fail again", err)
+			}
+		})
+	}
+}
