@@ -2,6 +2,7 @@ package main
 
 import (
 	"context"
+	"errors"
 	"flag"
 	"fmt"
 	"os"
@@ -34,7 +35,7 @@ func runVerify(ctx context.Context, args []string) error {
 	fs.StringVar(&c.cache, "cache", build.DefaultCacheDir(), "build cache directory ($RESTARTSYS_CACHE)")
 	platform := fs.String("platform", "systrap", "runsc platform: systrap or ptrace")
 	duration := fs.Duration("duration", 0, "storm duration per case (default: the storm's own, 6s)")
-	fs.StringVar(&c.Out, "out", "", "output directory for reports (default out/run-TIMESTAMP under the repository)")
+	fs.StringVar(&c.Out, "out", "", "output directory for reports (default out/verify-TIMESTAMP under the repository)")
 	c.sets.Register(fs)
 	fs.Usage = func() {
 		fmt.Fprintf(fs.Output(), "usage: runsc-harness verify [--gvisor V|all|V1,V2] [--sets S] [--matrix] [--platform P] [--duration D]\n\n")
@@ -58,11 +59,7 @@ func runVerify(ctx context.Context, args []string) error {
 	}
 	c.Variants = []sandbox.Variant{v}
 	if *duration > 0 {
-		// The storm runs its three cases one after the other; its own
-		// deadline and the harness's must leave room for all three.
-		guestTimeout := 3**duration + 30*time.Second
-		c.GuestArgs = []string{"-duration", duration.String(), "-timeout", guestTimeout.String()}
-		c.Timeout = guestTimeout + time.Minute
+		c.GuestArgs, c.Timeout = guests.StormArgs(*duration)
 	}
 	if c.gvisor == "all" || strings.Contains(c.gvisor, ",") {
 		return verifyVersions(ctx, c.gvisor, c, *withMatrix, *allowStale)
@@ -70,11 +67,53 @@ func runVerify(ctx context.Context, args []string) error {
 	if *withMatrix {
 		return cliflag.Usagef("--matrix goes with several versions (--gvisor all or a list)")
 	}
-	d, err := runGuests(ctx, c)
+	return verifyOne(ctx, c)
+}
+
+// verifyOne is `verify` for one version: harness.VerifyVersion, its
+// reports in --out, then the verdict.
+func verifyOne(ctx context.Context, c *runConfig) error {
+	o, _, err := verifyOptions(c)
 	if err != nil {
 		return err
 	}
-	return docs.StormVerdict(os.Stdout, d)
+	if o.Version, err = harness.ResolveVersion(ctx, c.gvisor, os.Stderr); err != nil {
+		return err
+	}
+	o.StormOut, o.Markdown = c.Out, os.Stdout
+	rec, d := harness.VerifyVersion(ctx, o)
+	var errs []error
+	if d != nil {
+		errs = append(errs, docs.StormVerdict(os.Stdout, d))
+	}
+	if rec.Error != "" {
+		errs = append(errs, errors.New(rec.Error))
+	}
+	return errors.Join(errs...)
+}
+
+// verifyOptions checks for root and fills harness.VerifyOptions from c,
+// with --out defaulting to out/verify-TIMESTAMP under the repository,
+// whose root it returns.
+func verifyOptions(c *runConfig) (harness.VerifyOptions, string, error) {
+	if err := sandbox.CheckRoot(); err != nil {
+		return harness.VerifyOptions{}, "", err
+	}
+	ser, _, err := c.sets.Load()
+	if err != nil {
+		return harness.VerifyOptions{}, "", err
+	}
+	repo, err := guests.RepoRoot(".")
+	if err != nil {
+		return harness.VerifyOptions{}, "", err
+	}
+	if c.Out == "" {
+		c.Out = filepath.Join(repo, "out", "verify-"+time.Now().Format("20060102-150405"))
+	}
+	return harness.VerifyOptions{
+		Series: ser, Sets: c.sets.SetList(), Cache: c.cache, Variants: c.Variants,
+		StormArgs: c.GuestArgs, StormTimeout: c.Timeout, Out: c.Out, Log: os.Stderr,
+	}, repo, nil
 }
 
 // matrixExpected is the matrix's list of expected divergences, relative to
@@ -85,19 +124,9 @@ const matrixExpected = "syscalltests/matrix/expected.json"
 // list): harness.VerifyAll over the resolved snapshots, recorded in
 // docs/affected-versions.json and the generated docs.
 func verifyVersions(ctx context.Context, spec string, c *runConfig, withMatrix, allowStale bool) error {
-	if err := sandbox.CheckRoot(); err != nil {
-		return err
-	}
-	ser, _, err := c.sets.Load()
+	vo, repo, err := verifyOptions(c)
 	if err != nil {
 		return err
-	}
-	repo, err := guests.RepoRoot(".")
-	if err != nil {
-		return err
-	}
-	if c.Out == "" {
-		c.Out = filepath.Join(repo, "out", "verify-"+time.Now().Format("20060102-150405"))
 	}
 	// The generated docs show the default (core) selection, as `docs` does.
 	shown := cliflag.Series{Sets: "core"}
@@ -106,11 +135,7 @@ func verifyVersions(ctx context.Context, spec string, c *runConfig, withMatrix, 
 		return err
 	}
 	o := harness.VerifyAllOptions{
-		VerifyOptions: harness.VerifyOptions{
-			Series: ser, Sets: c.sets.SetList(), Cache: c.cache, Variants: c.Variants,
-			StormArgs: c.GuestArgs, StormTimeout: c.Timeout, Out: c.Out, Log: os.Stderr,
-		},
-		Spec: spec, DocsDir: filepath.Join(repo, "docs"), ShownSeries: dser, ShownSel: sel,
+		VerifyOptions: vo, Spec: spec, DocsDir: filepath.Join(repo, "docs"), ShownSeries: dser, ShownSel: sel,
 		Command: "runsc-harness verify --gvisor " + spec + " --sets " + c.sets.Sets, Sets: c.sets.Sets,
 		AllowStale: allowStale, Stdout: os.Stdout,
 	}

@@ -17,6 +17,7 @@ import (
 	"path/filepath"
 	"sort"
 	"strings"
+	"time"
 )
 
 // Lang is the language a guest is written in.
@@ -174,7 +175,15 @@ func (b *Builder) Build(ctx context.Context, g Guest) (string, error) {
 	if err := os.MkdirAll(b.OutDir, 0o755); err != nil {
 		return "", err
 	}
-	tmp := out + ".tmp"
+	// A private temporary name: two runs may build the same guest at
+	// once (a native run while a runsc build boots its binary, say); the
+	// second rename replaces the first's identical binary.
+	f, err := os.CreateTemp(b.OutDir, g.Name+"-"+key+".tmp*")
+	if err != nil {
+		return "", err
+	}
+	tmp := f.Name()
+	f.Close()
 	switch g.Lang {
 	case Go:
 		err = b.buildGo(ctx, g, tmp)
@@ -352,4 +361,13 @@ func ProbeStatic(ctx context.Context) error {
 		return fmt.Errorf("%w: %s", ErrNoStaticLibc, bytes.TrimSpace(msg))
 	}
 	return nil
+}
+
+// StormArgs are the storm guest's arguments for perCase of storm per case,
+// and the deadline a harness gives the run. The storm runs its three cases
+// one after the other; its own deadline and the harness's leave room for
+// all three.
+func StormArgs(perCase time.Duration) (args []string, timeout time.Duration) {
+	guestTimeout := 3*perCase + 30*time.Second
+	return []string{"-duration", perCase.String(), "-timeout", guestTimeout.String()}, guestTimeout + time.Minute
 }

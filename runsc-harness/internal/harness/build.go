@@ -27,6 +27,9 @@ type BuildOptions struct {
 	Cache string
 	// SkipTests skips the Go tests of the patched gVisor packages.
 	SkipTests bool
+	// DeferTests runs those tests in the background; the caller must call
+	// Result.Finish (build.Options.DeferTests).
+	DeferTests bool
 	// StockOnly builds the stock runsc only.
 	StockOnly bool
 	// RepoRoot is the repository whose storm guest boots the binaries;
@@ -46,7 +49,7 @@ func Build(ctx context.Context, o BuildOptions) (*build.Result, error) {
 	}
 	return build.Build(ctx, build.Options{
 		Version: o.Version, Series: o.Series, Sets: o.Sets, CacheDir: o.Cache,
-		SkipTests: o.SkipTests, StockOnly: o.StockOnly, Progress: o.Log, Boot: bootFn,
+		SkipTests: o.SkipTests, DeferTests: o.DeferTests, StockOnly: o.StockOnly, Progress: o.Log, Boot: bootFn,
 	})
 }
 

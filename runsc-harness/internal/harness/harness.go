@@ -56,6 +56,9 @@ type Options struct {
 	// Binaries are guest binaries built elsewhere (by Bazel, say), by
 	// guest name; the others are built from the repository.
 	Binaries map[string]string
+	// Native are native runs made beforehand (RunNative), by guest name;
+	// Run takes them instead of running those guests natively again.
+	Native map[string]report.Run
 	// Expected are divergences that do not count as problems.
 	Expected []report.Expected
 	// AllowStale keeps an Expected entry that no longer diverges from
@@ -106,40 +109,11 @@ func Run(ctx context.Context, o Options) (_ *report.Document, retErr error) {
 			return nil, err
 		}
 	}
-	repo := o.RepoRoot
-	if repo == "" && (o.Out == "" || len(o.Binaries) < len(o.Guests)) {
-		var err error
-		if repo, err = guests.RepoRoot("."); err != nil {
-			return nil, err
-		}
-	}
-	if o.Out == "" {
-		o.Out = filepath.Join(repo, "out", "run-"+time.Now().Format("20060102-150405"))
-	}
-	out, err := filepath.Abs(o.Out)
+	p, err := prepare(ctx, o)
 	if err != nil {
 		return nil, err
 	}
-	if err := os.MkdirAll(out, 0o755); err != nil {
-		return nil, err
-	}
-	builder := &guests.Builder{RepoRoot: repo, OutDir: filepath.Join(repo, "out", "guests"), Log: log}
-	bins := map[string]string{}
-	known := map[string]guests.Guest{}
-	for _, name := range o.Guests {
-		g, err := guests.Lookup(name)
-		if err != nil {
-			return nil, err
-		}
-		known[name] = g
-		if bin, ok := o.Binaries[name]; ok {
-			bins[name] = bin
-			continue
-		}
-		if bins[name], err = builder.Build(ctx, g); err != nil {
-			return nil, err
-		}
-	}
+	out, bins, known := p.out, p.bins, p.known
 
 	// One private state root per runsc binary, in a state base locked by
 	// this run, cleaned up at the end; a run killed before that is cleaned
@@ -198,11 +172,15 @@ func Run(ctx context.Context, o Options) (_ *report.Document, retErr error) {
 		}
 		g := known[name]
 		logRoot := filepath.Join(out, "logs", name)
-		res, err := runNative(ctx, o, hostRoot, g, bins[name], filepath.Join(logRoot, "native"))
-		if err != nil {
-			return nil, err
+		if nr, ok := o.Native[name]; ok {
+			runs = append(runs, nr)
+		} else {
+			res, err := runNative(ctx, o, hostRoot, g, bins[name], filepath.Join(logRoot, "native"))
+			if err != nil {
+				return nil, err
+			}
+			runs = append(runs, ToRun(name, report.NativeVariant, o.GuestArgs, res, log))
 		}
-		runs = append(runs, ToRun(name, report.NativeVariant, o.GuestArgs, res, log))
 		for _, r := range o.Runscs {
 			for _, v := range o.Variants {
 				if ctx.Err() != nil {
@@ -230,6 +208,81 @@ func Run(ctx context.Context, o Options) (_ *report.Document, retErr error) {
 		return d, fmt.Errorf("interrupted; partial reports in %s: %w", out, err)
 	}
 	return d, nil
+}
+
+// prepared is what Run and RunNative set up before the first run: the
+// output directory and the guests with their binaries.
+type prepared struct {
+	out   string
+	bins  map[string]string
+	known map[string]guests.Guest
+}
+
+// prepare makes o.Out (out/run-TIMESTAMP under the repository when empty)
+// and looks up and builds o.Guests (or takes o.Binaries).
+func prepare(ctx context.Context, o Options) (*prepared, error) {
+	repo := o.RepoRoot
+	if repo == "" && (o.Out == "" || len(o.Binaries) < len(o.Guests)) {
+		var err error
+		if repo, err = guests.RepoRoot("."); err != nil {
+			return nil, err
+		}
+	}
+	if o.Out == "" {
+		o.Out = filepath.Join(repo, "out", "run-"+time.Now().Format("20060102-150405"))
+	}
+	out, err := filepath.Abs(o.Out)
+	if err != nil {
+		return nil, err
+	}
+	if err := os.MkdirAll(out, 0o755); err != nil {
+		return nil, err
+	}
+	builder := &guests.Builder{RepoRoot: repo, OutDir: filepath.Join(repo, "out", "guests"), Log: orDiscard(o.Log)}
+	p := &prepared{out: out, bins: map[string]string{}, known: map[string]guests.Guest{}}
+	for _, name := range o.Guests {
+		g, err := guests.Lookup(name)
+		if err != nil {
+			return nil, err
+		}
+		p.known[name] = g
+		if bin, ok := o.Binaries[name]; ok {
+			p.bins[name] = bin
+			continue
+		}
+		if p.bins[name], err = builder.Build(ctx, g); err != nil {
+			return nil, err
+		}
+	}
+	return p, nil
+}
+
+// RunNative runs o.Guests natively only, with their logs where Run puts
+// them (o.Out, which must be set), and returns the runs by guest, for a
+// later Run's Options.Native: a caller can judge native Linux while it
+// builds runsc.
+func RunNative(ctx context.Context, o Options) (map[string]report.Run, error) {
+	if o.Out == "" {
+		return nil, errors.New("RunNative needs an output directory")
+	}
+	p, err := prepare(ctx, o)
+	if err != nil {
+		return nil, err
+	}
+	tmp, err := os.MkdirTemp(o.StateParent, "rh-hostdirs-")
+	if err != nil {
+		return nil, err
+	}
+	defer os.RemoveAll(tmp)
+	runs := map[string]report.Run{}
+	for _, name := range o.Guests {
+		res, err := runNative(ctx, o, tmp, p.known[name], p.bins[name], filepath.Join(p.out, "logs", name, "native"))
+		if err != nil {
+			return nil, err
+		}
+		runs[name] = ToRun(name, report.NativeVariant, o.GuestArgs, res, o.Log)
+	}
+	return runs, nil
 }
 
 // runNative runs guest g natively, with a fresh host directory if it takes

@@ -32,8 +32,11 @@ type VerifyOptions struct {
 	// MatrixExpected, when set, also runs the matrix under patched runsc,
 	// judged with this expected-divergence file.
 	MatrixExpected string
-	// Out receives the reports, under a directory named by the date.
-	Out string
+	// Out receives the reports, under a directory named by the date;
+	// StormOut, when set, is the storm's report directory instead.
+	Out, StormOut string
+	// Markdown receives the storm's Markdown report; nil discards.
+	Markdown io.Writer
 	// Log receives progress; nil discards.
 	Log io.Writer
 }
@@ -42,34 +45,75 @@ type VerifyOptions struct {
 // boot), runs the storm natively and under both, and, with
 // MatrixExpected, the matrix natively and under patched runsc. What it
 // measured, or where it failed, is in the record: failures are recorded,
-// not returned.
-func VerifyVersion(ctx context.Context, o VerifyOptions) docs.Record {
+// not returned. The storm's document is returned too (nil if the storm did
+// not run), its reports written under Out.
+//
+// Nothing waits that need not: the storm runs natively while runsc builds,
+// and the Go tests of the patched gVisor packages run while the storm runs
+// under runsc (build.Options.DeferTests). The verdict waits for all of it,
+// and a patched runsc whose packages fail their tests is neither cached nor
+// passed.
+func VerifyVersion(ctx context.Context, o VerifyOptions) (docs.Record, *report.Document) {
 	v := o.Version
 	rec := docs.Record{Version: v.Version, Measured: time.Now().UTC().Format("2006-01-02")}
-	res, err := Build(ctx, BuildOptions{Version: v.Version, Series: o.Series, Sets: o.Sets, Cache: o.Cache, Log: o.Log})
-	if err != nil {
-		rec.Error = err.Error()
-		return rec
+	out := filepath.Join(o.Out, v.Date())
+	storm := Options{
+		Guests: []string{"storm"}, GuestArgs: o.StormArgs, Variants: o.Variants,
+		Timeout: o.StormTimeout, Out: filepath.Join(out, "storm"), Log: o.Log, Stdout: o.Markdown,
 	}
-	runscs := Runscs(res)
+	if o.StormOut != "" {
+		storm.Out = o.StormOut
+	}
+	nctx, cancelNative := context.WithCancel(ctx)
+	native := make(chan nativeRuns, 1)
+	go func() {
+		runs, err := RunNative(nctx, storm)
+		native <- nativeRuns{runs, err}
+	}()
+	// The native run never outlives this function.
+	waitNative := func() nativeRuns { cancelNative(); return <-native }
+
+	res, err := Build(ctx, BuildOptions{Version: v.Version, Series: o.Series, Sets: o.Sets, Cache: o.Cache, DeferTests: true, Log: o.Log})
+	if err != nil {
+		waitNative()
+		rec.Error = err.Error()
+		return rec, nil
+	}
 	rec.StockStamp, rec.PatchedStamp = "runsc version "+res.Stock.Stamp, "runsc version "+res.Patched.Stamp
 	rec.SeriesID, rec.StockBoot, rec.PatchedBoot = res.SeriesID, res.Stock.Booted, res.Patched.Booted
 	rec.NeedsCompat = res.StockSeriesID != ""
-	out := filepath.Join(o.Out, v.Date())
-	doc, err := Run(ctx, Options{
-		Guests: []string{"storm"}, GuestArgs: o.StormArgs, Runscs: runscs, Variants: o.Variants,
-		Timeout: o.StormTimeout, Out: filepath.Join(out, "storm"), Log: o.Log,
-	})
+	fmt.Fprintf(orDiscard(o.Log), "stock   runsc %s: %s\npatched runsc %s: %s\n", res.Stock.Stamp, res.Stock.Path, res.Patched.Stamp, res.Patched.Path)
+	nr := <-native
+	cancelNative()
+	var doc *report.Document
+	if nr.err != nil {
+		err = fmt.Errorf("storm natively: %w", nr.err)
+	} else {
+		storm.Runscs, storm.Native = Runscs(res), nr.runs
+		if doc, err = Run(ctx, storm); err != nil {
+			err = fmt.Errorf("storm: %w", err)
+		}
+	}
+	// The patched packages' tests: a failure there fails the snapshot
+	// even when the storm passed.
+	if terr := res.Finish(); terr != nil && err == nil {
+		err = terr
+	}
 	if err != nil {
-		rec.Error = "storm: " + err.Error()
-		return rec
+		rec.Error = err.Error()
+		return rec, doc
 	}
 	rec.Cases = docs.StormCases(doc)
-	if o.MatrixExpected == "" {
-		return rec
+	if o.MatrixExpected != "" {
+		rec.Matrix = matrixRecord(ctx, o, Runscs(res)[1:], filepath.Join(out, "matrix"))
 	}
-	rec.Matrix = matrixRecord(ctx, o, runscs[1:], filepath.Join(out, "matrix"))
-	return rec
+	return rec, doc
+}
+
+// nativeRuns is what RunNative returned, sent from its goroutine.
+type nativeRuns struct {
+	runs map[string]report.Run
+	err  error
 }
 
 // matrixRecord runs the matrix under the patched runsc and condenses the
@@ -160,7 +204,7 @@ func VerifyAll(ctx context.Context, o VerifyAllOptions) error {
 		fmt.Fprintf(log, "\n=== [%d/%d] gVisor %s (%s)\n", i+1, len(targets), v.Version, v.Date())
 		vo := o.VerifyOptions
 		vo.Version = v
-		rec := VerifyVersion(ctx, vo)
+		rec, _ := VerifyVersion(ctx, vo)
 		rec.Command, rec.Sets = o.Command, o.Sets
 		records[v.Version] = rec
 		if err := docs.SaveRecords(jsonPath, records); err != nil {
