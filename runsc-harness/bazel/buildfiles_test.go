@@ -1,54 +1,66 @@
 package bazel
 
 import (
-	"go/build"
+	"fmt"
+	gobuild "go/build"
 	"io/fs"
 	"os"
 	"path"
 	"path/filepath"
-	"regexp"
 	"slices"
 	"sort"
 	"strings"
 	"testing"
 
+	"github.com/bazelbuild/buildtools/build"
 	"golang.org/x/mod/modfile"
 )
 
-var (
-	goRuleRE  = regexp.MustCompile(`(?s)\b(go_library|go_test|go_binary)\((.*?)\n\)`)
-	listRE    = regexp.MustCompile(`(?s)\b(srcs|deps)\s*=\s*\[(.*?)\]`)
-	importRE  = regexp.MustCompile(`\bimportpath\s*=\s*"([^"]*)"`)
-	skipDirRE = regexp.MustCompile(`^(\.|bazel-|out$|third_party$)`)
-)
+// skipDir reports whether the walk over the repository leaves out the
+// directory name: hidden ones, Bazel's output symlinks, out/ and
+// third_party/.
+func skipDir(name string) bool {
+	return strings.HasPrefix(name, ".") || strings.HasPrefix(name, "bazel-") || name == "out" || name == "third_party"
+}
+
+// goKinds are the rules TestBuildFilesMatchGo checks.
+var goKinds = []string{"go_library", "go_test", "go_binary"}
 
 // goRule is one go_library, go_binary or go_test of a BUILD.bazel file.
 type goRule struct {
-	kind, importpath string
-	srcs, deps       []string
+	kind, name, importpath string
+	srcs, deps             []string
 }
 
-func parseGoRules(src []byte) []goRule {
-	var rules []goRule
-	for _, m := range goRuleRE.FindAllStringSubmatch(stripComments(src), -1) {
-		r := goRule{kind: m[1]}
-		if im := importRE.FindStringSubmatch(m[2]); im != nil {
-			r.importpath = im[1]
-		}
-		for _, l := range listRE.FindAllStringSubmatch(m[2], -1) {
-			var vals []string
-			for _, s := range stringRE.FindAllStringSubmatch(l[2], -1) {
-				vals = append(vals, s[1])
-			}
-			if l[1] == "srcs" {
-				r.srcs = vals
-			} else {
-				r.deps = vals
-			}
-		}
-		rules = append(rules, r)
+// parseGoRules reads the go_library, go_test and go_binary rules of a
+// BUILD.bazel file, in file order. srcs and deps must be lists of string
+// literals when present: a glob or a concatenation would be read as
+// empty, so it is an error.
+func parseGoRules(filename string, src []byte) ([]goRule, error) {
+	f, err := build.ParseBuild(filename, src)
+	if err != nil {
+		return nil, err
 	}
-	return rules
+	var rules []goRule
+	for _, r := range f.Rules("") {
+		if !slices.Contains(goKinds, r.Kind()) {
+			continue
+		}
+		g := goRule{kind: r.Kind(), name: r.Name(), importpath: r.AttrString("importpath")}
+		for _, a := range []struct {
+			key string
+			to  *[]string
+		}{{"srcs", &g.srcs}, {"deps", &g.deps}} {
+			if r.Attr(a.key) == nil {
+				continue
+			}
+			if *a.to = r.AttrStrings(a.key); *a.to == nil {
+				return nil, fmt.Errorf("%s: %s %q: %s is not a list of string literals", filename, g.kind, g.name, a.key)
+			}
+		}
+		rules = append(rules, g)
+	}
+	return rules, nil
 }
 
 // canonical writes a label in full: //a/b is //a/b:b.
@@ -62,7 +74,8 @@ func canonical(l string) string {
 // TestBuildFilesMatchGo checks that the hand-written BUILD.bazel files
 // still describe the Go packages they build: the go_library (or go_binary
 // without one) lists exactly the package's Go files and a dependency for
-// each import outside the standard library, the go_test its test files. A
+// each import outside the standard library, the go_test its test files,
+// and the go_library's importpath is the package's import path. A
 // file added by "go test"'s users would otherwise break only the Bazel
 // build. It reads the sources, so it runs under go test, not bazel test.
 func TestBuildFilesMatchGo(t *testing.T) {
@@ -93,7 +106,7 @@ func TestBuildFilesMatchGo(t *testing.T) {
 		}
 		return Label(best, imp)
 	}
-	ctx := build.Default
+	ctx := gobuild.Default
 	ctx.GOOS, ctx.GOARCH, ctx.CgoEnabled = "linux", "amd64", false
 
 	checked := 0
@@ -102,7 +115,7 @@ func TestBuildFilesMatchGo(t *testing.T) {
 			return err
 		}
 		if d.IsDir() {
-			if p != root && skipDirRE.MatchString(d.Name()) {
+			if p != root && skipDir(d.Name()) {
 				return filepath.SkipDir
 			}
 			return nil
@@ -114,7 +127,12 @@ func TestBuildFilesMatchGo(t *testing.T) {
 		if err != nil {
 			return err
 		}
-		rules := parseGoRules(src)
+		rel, _ := filepath.Rel(root, p)
+		rules, err := parseGoRules(rel, src)
+		if err != nil {
+			t.Error(err)
+			return nil
+		}
 		if len(rules) == 0 {
 			return nil
 		}
@@ -124,7 +142,6 @@ func TestBuildFilesMatchGo(t *testing.T) {
 			t.Errorf("%s: %v", dir, err)
 			return nil
 		}
-		rel, _ := filepath.Rel(root, p)
 		hasLib := slices.ContainsFunc(rules, func(r goRule) bool { return r.kind == "go_library" })
 		for _, r := range rules {
 			var wantSrcs, imports []string
@@ -144,6 +161,12 @@ func TestBuildFilesMatchGo(t *testing.T) {
 			}
 			if r.kind == "go_test" {
 				continue
+			}
+			if r.kind == "go_library" {
+				relDir, _ := filepath.Rel(root, dir)
+				if want := path.Join(modPath, filepath.ToSlash(relDir)); r.importpath != want {
+					t.Errorf("%s %s importpath = %q, want %q", rel, r.kind, r.importpath, want)
+				}
 			}
 			deps := map[string]bool{}
 			for _, d := range r.deps {

@@ -1,11 +1,13 @@
 package bazel
 
 import (
+	"maps"
 	"os"
 	"path/filepath"
 	"regexp"
 	"slices"
 	"sort"
+	"strings"
 	"testing"
 
 	"golang.org/x/mod/modfile"
@@ -66,6 +68,7 @@ func TestParsers(t *testing.T) {
 # bazel_dep(name = "commented", version = "9")
 bazel_dep(name = "rules_go", version = "0.60.0", repo_name = "io_bazel_rules_go")
 bazel_dep(name = "gazelle", version = "0.47.0")
+bazel_dep(name = "overridden")  # no version: an override pins it
 materialised_repository(
     name = "io_bazel_rules_go",
     path = "x",
@@ -77,18 +80,43 @@ use_repo(go_deps, "a_b", "c_d")
 	if err != nil {
 		t.Fatal(err)
 	}
-	if want := map[string]string{"rules_go": "0.60.0", "gazelle": "0.47.0"}; len(deps) != 2 || deps["rules_go"] != want["rules_go"] || deps["gazelle"] != want["gazelle"] {
+	if want := map[string]string{"rules_go": "0.60.0", "gazelle": "0.47.0", "overridden": ""}; !maps.Equal(deps, want) {
 		t.Errorf("BazelDeps = %v, want %v", deps, want)
 	}
 	if v, err := RepositoryVersion(src, "materialised_repository", "io_bazel_rules_go"); err != nil || v != "v0.34.0" {
 		t.Errorf("RepositoryVersion = %q, %v; want v0.34.0", v, err)
 	}
-	if _, err := RepositoryVersion(src, "materialised_repository", "missing"); err == nil {
-		t.Error("RepositoryVersion of a missing repository: no error")
-	}
 	if got, err := StringArgs(src, "use_repo"); err != nil || !slices.Equal(got, []string{"a_b", "c_d"}) {
 		t.Errorf("StringArgs = %q, %v", got, err)
 	}
+
+	// A .bzl macro as deps.bzl: calls in a function body, nested
+	// parentheses, "#" and ")" inside strings.
+	macro := []byte(`"""Doc (with a paren)."""
+
+load(":repositories.bzl", "materialised_go_modules", "materialised_repository")
+
+def restartsys_repositories():
+    """Declares (things)."""
+    native.local_repository(name = "skylib", path = "/a#b)", version = str(1))
+    materialised_repository(
+        name = "io_bazel_rules_go",
+        path = "third_party/materialised/" + "rules_go",
+        version = "v0.34.0",  # the one for Bazel 4
+    )
+    materialised_go_modules([
+        "a_b",  # first
+        # "commented_out",
+        "c_d",
+    ])
+`)
+	if v, err := RepositoryVersion(macro, "materialised_repository", "io_bazel_rules_go"); err != nil || v != "v0.34.0" {
+		t.Errorf("RepositoryVersion in a def = %q, %v; want v0.34.0", v, err)
+	}
+	if got, err := StringArgs(macro, "materialised_go_modules"); err != nil || !slices.Equal(got, []string{"a_b", "c_d"}) {
+		t.Errorf("StringArgs in a def = %q, %v; want [a_b c_d]", got, err)
+	}
+
 	two := []byte(`use_repo(go_deps, "a_b", "c_d")
 use_repo(runsc, "runsc_stock")
 runsc.version(gvisor = "v1")`)
@@ -98,14 +126,98 @@ runsc.version(gvisor = "v1")`)
 	if got, err := UseRepo(two, "runsc"); err != nil || !slices.Equal(got, []string{"runsc_stock"}) {
 		t.Errorf("UseRepo(runsc) = %q, %v", got, err)
 	}
-	if got, err := CallAttr(two, "version", "gvisor"); err != nil || got != "v1" {
-		t.Errorf("CallAttr = %q, %v", got, err)
+	if got, err := CallAttr([]byte(`f(x = "a#b)c")  # ) "`), "f", "x"); err != nil || got != "a#b)c" {
+		t.Errorf("CallAttr of a string holding # and ) = %q, %v", got, err)
 	}
-	if _, err := BazelDeps([]byte(`bazel_dep(name = "a", version = "1") bazel_dep(name = "a", version = "2")`)); err == nil {
-		t.Error("BazelDeps with a duplicate: no error")
+	for _, fn := range []string{"version", "runsc.version"} {
+		if got, err := CallAttr(two, fn, "gvisor"); err != nil || got != "v1" {
+			t.Errorf("CallAttr(%s) = %q, %v", fn, got, err)
+		}
 	}
-	if _, err := StringArgs([]byte(`use_repo(x, "a") use_repo(y, "b")`), "use_repo"); err == nil {
-		t.Error("StringArgs with two calls: no error")
+
+	// Each error, by the words it must carry.
+	for _, tt := range []struct {
+		name string
+		call func() error
+		want string
+	}{
+		{"BazelDeps duplicate", func() error {
+			_, err := BazelDeps([]byte("bazel_dep(name = \"a\", version = \"1\")\nbazel_dep(name = \"a\", version = \"2\")\n"))
+			return err
+		}, `bazel_dep "a" declared twice`},
+		{"BazelDeps without name", func() error {
+			_, err := BazelDeps([]byte(`bazel_dep(version = "1")`))
+			return err
+		}, "bazel_dep at line 1 has no name"},
+		{"BazelDeps version not a string", func() error {
+			_, err := BazelDeps([]byte(`bazel_dep(name = "a", version = V)`))
+			return err
+		}, "version is not a string literal"},
+		{"BazelDeps syntax error", func() error {
+			_, err := BazelDeps([]byte("bazel_dep(name = \"a\"\n"))
+			return err
+		}, "parsing MODULE.bazel: line "},
+		{"RepositoryVersion missing", func() error {
+			_, err := RepositoryVersion(src, "materialised_repository", "missing")
+			return err
+		}, `no materialised_repository named "missing"`},
+		{"RepositoryVersion twice", func() error {
+			_, err := RepositoryVersion([]byte("r(name = \"a\", version = \"1\")\nr(name = \"a\", version = \"2\")\n"), "r", "a")
+			return err
+		}, `want one r named "a", found 2`},
+		{"RepositoryVersion without version", func() error {
+			_, err := RepositoryVersion([]byte(`r(name = "a")`), "r", "a")
+			return err
+		}, `r "a" has no version`},
+		{"RepositoryVersion version not a string", func() error {
+			_, err := RepositoryVersion(macro, "local_repository", "skylib")
+			return err
+		}, "version is not a string literal"},
+		{"RepositoryVersion syntax error", func() error {
+			_, err := RepositoryVersion([]byte("def f(:\n"), "r", "a")
+			return err
+		}, "parsing WORKSPACE or .bzl file: line "},
+		{"StringArgs two calls", func() error {
+			_, err := StringArgs([]byte("use_repo(x, \"a\")\nuse_repo(y, \"b\")\n"), "use_repo")
+			return err
+		}, "want one call of use_repo, found 2"},
+		{"StringArgs no call", func() error {
+			_, err := StringArgs(src, "absent")
+			return err
+		}, "want one call of absent, found 0"},
+		{"StringArgs computed list", func() error {
+			_, err := StringArgs([]byte(`m(["a"] + ["b"])`), "m")
+			return err
+		}, "argument 1 is not a string"},
+		{"StringArgs list of names", func() error {
+			_, err := StringArgs([]byte(`m(["a", B])`), "m")
+			return err
+		}, "a list element is not a string literal"},
+		{"StringArgs syntax error", func() error {
+			_, err := StringArgs([]byte(`m("a"`), "m")
+			return err
+		}, "parsing Starlark file: line "},
+		{"UseRepo keyword", func() error {
+			_, err := UseRepo([]byte(`use_repo(go_deps, local = "a_b")`), "go_deps")
+			return err
+		}, "keyword argument local"},
+		{"UseRepo none", func() error {
+			_, err := UseRepo(two, "other")
+			return err
+		}, "want one use_repo(other, ...), found 0"},
+		{"CallAttr missing attr", func() error {
+			_, err := CallAttr(two, "version", "sets")
+			return err
+		}, "version has no sets"},
+		{"CallAttr two calls", func() error {
+			_, err := CallAttr([]byte("a.f(x = \"1\")\nb.f(x = \"2\")\n"), "f", "x")
+			return err
+		}, "want one call of f, found 2"},
+	} {
+		err := tt.call()
+		if err == nil || !strings.Contains(err.Error(), tt.want) {
+			t.Errorf("%s: error %v, want one containing %q", tt.name, err, tt.want)
+		}
 	}
 }
 
@@ -148,7 +260,7 @@ func TestRunscVersions(t *testing.T) {
 		t.Fatalf("WORKSPACE: %v", err)
 	}
 	mod := readRoot(t, "MODULE.bazel")
-	mv, err := CallAttr(mod, "version", "gvisor")
+	mv, err := CallAttr(mod, "runsc.version", "gvisor")
 	if err != nil {
 		t.Fatalf("MODULE.bazel: runsc.version: %v", err)
 	}
@@ -159,7 +271,7 @@ func TestRunscVersions(t *testing.T) {
 	if err != nil {
 		t.Fatalf("WORKSPACE: %v", err)
 	}
-	mvSets, err := CallAttr(mod, "version", "sets")
+	mvSets, err := CallAttr(mod, "runsc.version", "sets")
 	if err != nil {
 		t.Fatalf("MODULE.bazel: runsc.version: %v", err)
 	}
@@ -183,7 +295,7 @@ func TestRunscVersions(t *testing.T) {
 func TestRulesGoVersions(t *testing.T) {
 	ws, err := RepositoryVersion(readRoot(t, "runsc-harness/bazel/deps.bzl"), "materialised_repository", "io_bazel_rules_go")
 	if err != nil {
-		t.Fatal(err)
+		t.Fatalf("deps.bzl: %v", err)
 	}
 	if ws != offlineRulesGo {
 		t.Errorf("deps.bzl pins rules_go %s, want %s", ws, offlineRulesGo)
@@ -198,7 +310,7 @@ func TestRulesGoVersions(t *testing.T) {
 	}
 	deps, err := BazelDeps(readRoot(t, "MODULE.bazel"))
 	if err != nil {
-		t.Fatal(err)
+		t.Fatalf("MODULE.bazel: %v", err)
 	}
 	mod, ok := deps["rules_go"]
 	if !ok {
