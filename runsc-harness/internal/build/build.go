@@ -52,6 +52,11 @@ type Options struct {
 	// background; the binary enters the cache only once they pass. The
 	// caller must call Result.Finish, which waits for them.
 	DeferTests bool
+	// StockReady, if set, is called with the stock runsc as soon as it is
+	// ready (cached, or built and booted), before the patched build
+	// starts, so that a caller can put it to work meanwhile. It must not
+	// block.
+	StockReady func(Artifact)
 	// StockOnly builds (or takes from the cache) stock runsc only; the
 	// Result's Patched is left empty.
 	StockOnly bool
@@ -258,6 +263,7 @@ func Build(ctx context.Context, opts Options) (*Result, error) {
 	if stockOK && patchedOK {
 		m, _ := readManifest(id.patchedDir, mod.Sum, goVer)
 		res.Plan, res.Stock, res.Patched = m.Plan, stock, patched
+		b.stockReady(stock)
 		return res, nil
 	}
 
@@ -311,6 +317,7 @@ func Build(ctx context.Context, opts Options) (*Result, error) {
 	if opts.StockOnly {
 		return res, nil
 	}
+	b.stockReady(res.Stock)
 
 	b.logf("applying %d patch(es) with git apply", countApplied(restPlan))
 	if err := opts.Series.ApplyPlan(ctx, src, opts.Version, restPlan); err != nil {
@@ -343,6 +350,13 @@ func Build(ctx context.Context, opts Options) (*Result, error) {
 	}
 	res.Patched = Artifact{Path: filepath.Join(id.patchedDir, "runsc"), Stamp: stamp, Booted: m.Booted}
 	return res, nil
+}
+
+// stockReady hands the stock runsc to Options.StockReady, if set.
+func (b *builder) stockReady(a Artifact) {
+	if b.opts.StockReady != nil {
+		b.opts.StockReady(a)
+	}
 }
 
 // deferTests starts the Go tests of the patched packages in the background

@@ -30,6 +30,9 @@ type BuildOptions struct {
 	// DeferTests runs those tests in the background; the caller must call
 	// Result.Finish (build.Options.DeferTests).
 	DeferTests bool
+	// StockReady is called with the stock runsc as soon as it is ready
+	// (build.Options.StockReady).
+	StockReady func(build.Artifact)
 	// StockOnly builds the stock runsc only.
 	StockOnly bool
 	// RepoRoot is the repository whose storm guest boots the binaries;
@@ -49,7 +52,7 @@ func Build(ctx context.Context, o BuildOptions) (*build.Result, error) {
 	}
 	return build.Build(ctx, build.Options{
 		Version: o.Version, Series: o.Series, Sets: o.Sets, CacheDir: o.Cache,
-		SkipTests: o.SkipTests, DeferTests: o.DeferTests, StockOnly: o.StockOnly, Progress: o.Log, Boot: bootFn,
+		SkipTests: o.SkipTests, DeferTests: o.DeferTests, StockReady: o.StockReady, StockOnly: o.StockOnly, Progress: o.Log, Boot: bootFn,
 	})
 }
 

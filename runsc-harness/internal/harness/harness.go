@@ -56,9 +56,9 @@ type Options struct {
 	// Binaries are guest binaries built elsewhere (by Bazel, say), by
 	// guest name; the others are built from the repository.
 	Binaries map[string]string
-	// Native are native runs made beforehand (RunNative), by guest name;
-	// Run takes them instead of running those guests natively again.
-	Native map[string]report.Run
+	// Done are runs made beforehand (Collect); Run and Collect take them
+	// instead of making a run of the same guest and variant again.
+	Done []report.Run
 	// Expected are divergences that do not count as problems.
 	Expected []report.Expected
 	// AllowStale keeps an Expected entry that no longer diverges from
@@ -98,12 +98,51 @@ func VariantName(r Runsc, v sandbox.Variant) string {
 	return n
 }
 
-// Run runs o.Guests natively and under every runsc × variant, compares,
-// writes report.json, junit.xml and report.md into o.Out, and returns the
-// comparison. It fails only when the runs could not be made, or a sandbox
-// could not be cleaned up; divergences are in the document.
-func Run(ctx context.Context, o Options) (_ *report.Document, retErr error) {
-	log, stdout := orDiscard(o.Log), orDiscard(o.Stdout)
+// Run runs o.Guests natively and under every runsc × variant (Collect),
+// compares, writes report.json, junit.xml and report.md into o.Out, and
+// returns the comparison. It fails only when the runs could not be made,
+// or a sandbox could not be cleaned up; divergences are in the document.
+func Run(ctx context.Context, o Options) (*report.Document, error) {
+	out, err := outDir(o)
+	if err != nil {
+		return nil, err
+	}
+	o.Out = out
+	runs, err := Collect(ctx, o, true)
+	if err != nil {
+		return nil, err
+	}
+	var variants []report.Variant
+	for _, r := range o.Runscs {
+		for _, v := range o.Variants {
+			variants = append(variants, report.Variant{
+				Name: VariantName(r, v), Kind: r.Kind, Runsc: r.Path,
+				Platform: v.Platform, Network: v.Network, DirectFS: v.DirectFS,
+			})
+		}
+	}
+	d, err := report.Compare(variants, runs, o.Expected)
+	if err != nil {
+		return nil, err
+	}
+	d.AllowStale = o.AllowStale
+	if err := WriteReports(d, out, orDiscard(o.Stdout), orDiscard(o.Log)); err != nil {
+		return nil, err
+	}
+	if err := ctx.Err(); err != nil {
+		return d, fmt.Errorf("interrupted; partial reports in %s: %w", out, err)
+	}
+	return d, nil
+}
+
+// Collect runs o.Guests under every runsc × variant, and natively too when
+// native is set, except the runs o.Done already holds, and returns o.Done
+// with the new runs, in order: per guest, native first, then each runsc ×
+// variant. Logs go under o.Out/logs. Commands that want native Linux
+// judged while they build runsc, or one runsc's runs while they build
+// another, call it for each part and hand the runs to Run in o.Done.
+func Collect(ctx context.Context, o Options, native bool) (_ []report.Run, retErr error) {
+	log := orDiscard(o.Log)
 	if len(o.Runscs) > 0 {
 		if err := sandbox.CheckRoot(); err != nil {
 			return nil, err
@@ -156,14 +195,9 @@ func Run(ctx context.Context, o Options) (_ *report.Document, retErr error) {
 		}
 	}
 
-	var variants []report.Variant
-	for _, r := range o.Runscs {
-		for _, v := range o.Variants {
-			variants = append(variants, report.Variant{
-				Name: VariantName(r, v), Kind: r.Kind, Runsc: r.Path,
-				Platform: v.Platform, Network: v.Network, DirectFS: v.DirectFS,
-			})
-		}
+	done := map[[2]string]report.Run{}
+	for _, r := range o.Done {
+		done[[2]string{r.Guest, r.Variant}] = r
 	}
 	var runs []report.Run
 	for _, name := range o.Guests {
@@ -172,22 +206,26 @@ func Run(ctx context.Context, o Options) (_ *report.Document, retErr error) {
 		}
 		g := known[name]
 		logRoot := filepath.Join(out, "logs", name)
-		if nr, ok := o.Native[name]; ok {
-			runs = append(runs, nr)
-		} else {
+		if r, ok := done[[2]string{name, report.NativeVariant}]; ok {
+			runs = append(runs, r)
+		} else if native {
 			res, err := runNative(ctx, o, hostRoot, g, bins[name], filepath.Join(logRoot, "native"))
 			if err != nil {
 				return nil, err
 			}
 			runs = append(runs, ToRun(name, report.NativeVariant, o.GuestArgs, res, log))
 		}
-		for _, r := range o.Runscs {
+		for _, rs := range o.Runscs {
 			for _, v := range o.Variants {
+				vname := VariantName(rs, v)
+				if r, ok := done[[2]string{name, vname}]; ok {
+					runs = append(runs, r)
+					continue
+				}
 				if ctx.Err() != nil {
 					break
 				}
-				vname := VariantName(r, v)
-				res, err := runUnder(ctx, o, out, hostRoot, g, bins[name], r, roots[r.Name], v, filepath.Join(logRoot, strings.ReplaceAll(vname, "/", "_")))
+				res, err := runUnder(ctx, o, out, hostRoot, g, bins[name], rs, roots[rs.Name], v, filepath.Join(logRoot, strings.ReplaceAll(vname, "/", "_")))
 				if err != nil {
 					return nil, fmt.Errorf("%s under %s: %w", name, vname, err)
 				}
@@ -195,22 +233,26 @@ func Run(ctx context.Context, o Options) (_ *report.Document, retErr error) {
 			}
 		}
 	}
-
-	d, err := report.Compare(variants, runs, o.Expected)
-	if err != nil {
-		return nil, err
-	}
-	d.AllowStale = o.AllowStale
-	if err := WriteReports(d, out, stdout, log); err != nil {
-		return nil, err
-	}
-	if err := ctx.Err(); err != nil {
-		return d, fmt.Errorf("interrupted; partial reports in %s: %w", out, err)
-	}
-	return d, nil
+	return runs, nil
 }
 
-// prepared is what Run and RunNative set up before the first run: the
+// outDir is o.Out made absolute, or out/run-TIMESTAMP under the
+// repository when it is empty.
+func outDir(o Options) (string, error) {
+	if o.Out != "" {
+		return filepath.Abs(o.Out)
+	}
+	repo := o.RepoRoot
+	if repo == "" {
+		var err error
+		if repo, err = guests.RepoRoot("."); err != nil {
+			return "", err
+		}
+	}
+	return filepath.Join(repo, "out", "run-"+time.Now().Format("20060102-150405")), nil
+}
+
+// prepared is what Collect sets up before the first run: the
 // output directory and the guests with their binaries.
 type prepared struct {
 	out   string
@@ -221,22 +263,18 @@ type prepared struct {
 // prepare makes o.Out (out/run-TIMESTAMP under the repository when empty)
 // and looks up and builds o.Guests (or takes o.Binaries).
 func prepare(ctx context.Context, o Options) (*prepared, error) {
-	repo := o.RepoRoot
-	if repo == "" && (o.Out == "" || len(o.Binaries) < len(o.Guests)) {
-		var err error
-		if repo, err = guests.RepoRoot("."); err != nil {
-			return nil, err
-		}
-	}
-	if o.Out == "" {
-		o.Out = filepath.Join(repo, "out", "run-"+time.Now().Format("20060102-150405"))
-	}
-	out, err := filepath.Abs(o.Out)
+	out, err := outDir(o)
 	if err != nil {
 		return nil, err
 	}
 	if err := os.MkdirAll(out, 0o755); err != nil {
 		return nil, err
+	}
+	repo := o.RepoRoot
+	if repo == "" && len(o.Binaries) < len(o.Guests) {
+		if repo, err = guests.RepoRoot("."); err != nil {
+			return nil, err
+		}
 	}
 	builder := &guests.Builder{RepoRoot: repo, OutDir: filepath.Join(repo, "out", "guests"), Log: orDiscard(o.Log)}
 	p := &prepared{out: out, bins: map[string]string{}, known: map[string]guests.Guest{}}
@@ -255,34 +293,6 @@ func prepare(ctx context.Context, o Options) (*prepared, error) {
 		}
 	}
 	return p, nil
-}
-
-// RunNative runs o.Guests natively only, with their logs where Run puts
-// them (o.Out, which must be set), and returns the runs by guest, for a
-// later Run's Options.Native: a caller can judge native Linux while it
-// builds runsc.
-func RunNative(ctx context.Context, o Options) (map[string]report.Run, error) {
-	if o.Out == "" {
-		return nil, errors.New("RunNative needs an output directory")
-	}
-	p, err := prepare(ctx, o)
-	if err != nil {
-		return nil, err
-	}
-	tmp, err := os.MkdirTemp(o.StateParent, "rh-hostdirs-")
-	if err != nil {
-		return nil, err
-	}
-	defer os.RemoveAll(tmp)
-	runs := map[string]report.Run{}
-	for _, name := range o.Guests {
-		res, err := runNative(ctx, o, tmp, p.known[name], p.bins[name], filepath.Join(p.out, "logs", name, "native"))
-		if err != nil {
-			return nil, err
-		}
-		runs[name] = ToRun(name, report.NativeVariant, o.GuestArgs, res, o.Log)
-	}
-	return runs, nil
 }
 
 // runNative runs guest g natively, with a fresh host directory if it takes

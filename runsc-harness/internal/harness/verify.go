@@ -2,12 +2,14 @@ package harness
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"io"
 	"path/filepath"
 	"strings"
 	"time"
 
+	"github.com/restartsys/restartsys/runsc-harness/internal/build"
 	"github.com/restartsys/restartsys/runsc-harness/internal/docs"
 	"github.com/restartsys/restartsys/runsc-harness/internal/gvisor"
 	"github.com/restartsys/restartsys/runsc-harness/internal/report"
@@ -48,11 +50,12 @@ type VerifyOptions struct {
 // not returned. The storm's document is returned too (nil if the storm did
 // not run), its reports written under Out.
 //
-// Nothing waits that need not: the storm runs natively while runsc builds,
-// and the Go tests of the patched gVisor packages run while the storm runs
-// under runsc (build.Options.DeferTests). The verdict waits for all of it,
-// and a patched runsc whose packages fail their tests is neither cached nor
-// passed.
+// Nothing waits that need not, on a machine with few cores: the storm runs
+// natively while runsc builds, under stock runsc while the patched runsc
+// builds, and under patched runsc while the Go tests of the patched gVisor
+// packages run (build.Options.DeferTests). The verdict waits for all of
+// it, and a patched runsc whose packages fail their tests is neither cached
+// nor passed.
 func VerifyVersion(ctx context.Context, o VerifyOptions) (docs.Record, *report.Document) {
 	v := o.Version
 	rec := docs.Record{Version: v.Version, Measured: time.Now().UTC().Format("2006-01-02")}
@@ -64,18 +67,23 @@ func VerifyVersion(ctx context.Context, o VerifyOptions) (docs.Record, *report.D
 	if o.StormOut != "" {
 		storm.Out = o.StormOut
 	}
-	nctx, cancelNative := context.WithCancel(ctx)
-	native := make(chan nativeRuns, 1)
-	go func() {
-		runs, err := RunNative(nctx, storm)
-		native <- nativeRuns{runs, err}
-	}()
-	// The native run never outlives this function.
-	waitNative := func() nativeRuns { cancelNative(); return <-native }
-
-	res, err := Build(ctx, BuildOptions{Version: v.Version, Series: o.Series, Sets: o.Sets, Cache: o.Cache, DeferTests: true, Log: o.Log})
+	// Every part runs in a goroutine of its own, none outlives this
+	// function, and a failed build stops them.
+	pctx, stop := context.WithCancel(ctx)
+	defer stop()
+	native := collectAsync(pctx, storm, true)
+	var stock <-chan collected
+	res, err := Build(ctx, BuildOptions{
+		Version: v.Version, Series: o.Series, Sets: o.Sets, Cache: o.Cache, DeferTests: true, Log: o.Log,
+		StockReady: func(a build.Artifact) {
+			so := storm
+			so.Runscs = []Runsc{{Name: "stock", Kind: report.Stock, Path: a.Path}}
+			stock = collectAsync(pctx, so, false)
+		},
+	})
 	if err != nil {
-		waitNative()
+		stop()
+		waitAll(native, stock)
 		rec.Error = err.Error()
 		return rec, nil
 	}
@@ -83,13 +91,11 @@ func VerifyVersion(ctx context.Context, o VerifyOptions) (docs.Record, *report.D
 	rec.SeriesID, rec.StockBoot, rec.PatchedBoot = res.SeriesID, res.Stock.Booted, res.Patched.Booted
 	rec.NeedsCompat = res.StockSeriesID != ""
 	fmt.Fprintf(orDiscard(o.Log), "stock   runsc %s: %s\npatched runsc %s: %s\n", res.Stock.Stamp, res.Stock.Path, res.Patched.Stamp, res.Patched.Path)
-	nr := <-native
-	cancelNative()
 	var doc *report.Document
-	if nr.err != nil {
-		err = fmt.Errorf("storm natively: %w", nr.err)
+	if storm.Done, err = waitAll(native, stock); err != nil {
+		err = fmt.Errorf("storm: %w", err)
 	} else {
-		storm.Runscs, storm.Native = Runscs(res), nr.runs
+		storm.Runscs = Runscs(res)
 		if doc, err = Run(ctx, storm); err != nil {
 			err = fmt.Errorf("storm: %w", err)
 		}
@@ -110,10 +116,37 @@ func VerifyVersion(ctx context.Context, o VerifyOptions) (docs.Record, *report.D
 	return rec, doc
 }
 
-// nativeRuns is what RunNative returned, sent from its goroutine.
-type nativeRuns struct {
-	runs map[string]report.Run
+// collected is what Collect returned, sent from its goroutine.
+type collected struct {
+	runs []report.Run
 	err  error
+}
+
+// collectAsync runs Collect(ctx, o, native) in a goroutine and delivers
+// its result on the channel.
+func collectAsync(ctx context.Context, o Options, native bool) <-chan collected {
+	ch := make(chan collected, 1)
+	go func() {
+		runs, err := Collect(ctx, o, native)
+		ch <- collected{runs, err}
+	}()
+	return ch
+}
+
+// waitAll waits for every started (non-nil) collection and joins their
+// runs and errors.
+func waitAll(chs ...<-chan collected) ([]report.Run, error) {
+	var runs []report.Run
+	var errs []error
+	for _, ch := range chs {
+		if ch == nil {
+			continue
+		}
+		c := <-ch
+		runs = append(runs, c.runs...)
+		errs = append(errs, c.err)
+	}
+	return runs, errors.Join(errs...)
 }
 
 // matrixRecord runs the matrix under the patched runsc and condenses the
