@@ -2,11 +2,7 @@ package main
 
 import (
 	"context"
-	"errors"
-	"flag"
-	"io"
 	"os"
-	"strings"
 
 	"github.com/restartsys/restartsys/runsc-harness/internal/cliflag"
 	"github.com/restartsys/restartsys/runsc-harness/internal/gvisor"
@@ -26,37 +22,6 @@ func platformVariant(platform string) (sandbox.Variant, error) {
 		return v, cliflag.Usagef("--platform: %v", err)
 	}
 	return v, nil
-}
-
-// parseFlags parses args with fs, rejecting stray positional arguments.
-// Asked for help, it prints fs's usage on stdout and returns errHelp; on a
-// parse error (unknown flag, bad value) it returns a usageError naming the
-// flag, printed once by main.
-func parseFlags(fs *flag.FlagSet, args []string) error {
-	if err := parseFlagsArgs(fs, args); err != nil {
-		return err
-	}
-	if fs.NArg() > 0 {
-		return cliflag.Usagef("unexpected argument(s): %s", strings.Join(fs.Args(), " "))
-	}
-	return nil
-}
-
-// parseFlagsArgs is parseFlags for a command that takes positional
-// arguments after its flags.
-func parseFlagsArgs(fs *flag.FlagSet, args []string) error {
-	fs.SetOutput(io.Discard)
-	err := fs.Parse(args)
-	fs.SetOutput(os.Stderr)
-	switch {
-	case errors.Is(err, flag.ErrHelp):
-		fs.SetOutput(os.Stdout)
-		fs.Usage()
-		return errHelp
-	case err != nil:
-		return cliflag.UsageError{Err: err}
-	}
-	return nil
 }
 
 // checkGVisorSpec rejects, before anything is listed or downloaded, a bad

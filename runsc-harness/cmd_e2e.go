@@ -21,6 +21,7 @@ func init() {
 		name:     "e2e",
 		synopsis: "end to end with real runc inside runsc: e2e runc (sequential runc run / runc exec under a SIGURG storm)",
 		run:      runE2E,
+		helpArgs: []string{"runc", "--help"},
 	})
 }
 
