@@ -260,7 +260,15 @@ func CallAttr(src []byte, fn, attr string) (string, error) {
 		return "", err
 	}
 	if !ok {
-		return "", fmt.Errorf("%s has no %s", fn, attr)
+		return "", &MissingAttrError{Fn: fn, Attr: attr}
 	}
 	return v, nil
 }
+
+// MissingAttrError is CallAttr's error for a call without the attribute.
+type MissingAttrError struct {
+	// Fn and Attr are the function called and the attribute asked for.
+	Fn, Attr string
+}
+
+func (e *MissingAttrError) Error() string { return e.Fn + " has no " + e.Attr }

@@ -19,7 +19,6 @@ set -euo pipefail
 
 RULES_GO_VERSION=v0.34.0
 RULES_GO_MODULE=github.com/bazelbuild/rules_go
-DEBIAN_PACKAGES=(bazel-bootstrap bazel-skylib bazel-rules-java)
 
 die() { echo "setup.sh: $*" >&2; exit 1; }
 log() { echo "setup.sh: $*" >&2; }
@@ -53,19 +52,10 @@ current() {
 
 # 1. Debian packages: Bazel 4.2.3 (with its JDK), skylib, rules_java.
 if [ "${SKIP_APT:-}" != 1 ]; then
-	missing=()
-	for p in "${DEBIAN_PACKAGES[@]}"; do
-		dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q 'install ok installed' || missing+=("$p")
-	done
-	if [ ${#missing[@]} -gt 0 ]; then
-		log "installing ${missing[*]}"
-		[ "$(id -u)" = 0 ] || die "need root to apt-get install ${missing[*]}"
-		apt-get update -qq || die "apt-get update failed"
-		DEBIAN_FRONTEND=noninteractive apt-get install -y -qq "${missing[@]}" >/dev/null || die "apt-get install ${missing[*]} failed"
-	fi
+	"$ROOT/runsc-harness/host/packages.sh" bazel || die "installing the bazel packages failed"
 fi
 for f in /usr/share/bazel/tools/skylib/WORKSPACE /usr/share/bazel/rules/java/WORKSPACE; do
-	[ -f "$f" ] || die "$f missing: install ${DEBIAN_PACKAGES[*]}"
+	[ -f "$f" ] || die "$f missing: runsc-harness/host/packages.sh bazel"
 done
 
 # 2. rules_go, patched. The stamp covers the version and the patch series.
@@ -183,11 +173,11 @@ fi
 # once by runsc-harness into its cache ($RESTARTSYS_CACHE), from which the
 # @runsc_stock and @runsc_patched repositories (runsc.bzl) take it offline.
 # The harness caches by version, series and Go version: seconds when warm.
-call=$(sed -n '/^runsc_repositories(/,/)/p' WORKSPACE)
-gvisor=$(printf '%s\n' "$call" | sed -n 's/.*gvisor = "\([^"]*\)".*/\1/p')
-sets=$(printf '%s\n' "$call" | sed -n 's/.*sets = "\([^"]*\)".*/\1/p')
-[ -n "$gvisor" ] || die "no runsc_repositories(gvisor = ...) in WORKSPACE"
-sets=${sets:-core}
+# WORKSPACE is read with buildtools' Starlark parser (callattr).
+gvisor=$(go run ./runsc-harness/bazel/callattr WORKSPACE runsc_repositories gvisor) ||
+	die "WORKSPACE must call runsc_repositories(gvisor = \"...\") once"
+sets=$(go run ./runsc-harness/bazel/callattr -default core WORKSPACE runsc_repositories sets) ||
+	die "WORKSPACE's runsc_repositories has an unreadable sets"
 log "runsc for gVisor $gvisor, sets $sets (runsc-harness build; cold: downloads gVisor and builds, several minutes)"
 go run ./runsc-harness build --gvisor "$gvisor" --sets "$sets" >&2 || die "runsc-harness build --gvisor $gvisor --sets $sets failed"
 

@@ -1,6 +1,7 @@
 package bazel
 
 import (
+	"errors"
 	"maps"
 	"os"
 	"path/filepath"
@@ -321,5 +322,21 @@ func TestRulesGoVersions(t *testing.T) {
 	}
 	if _, ok := deps["gazelle"]; !ok {
 		t.Error("MODULE.bazel has no bazel_dep gazelle (go_deps comes from it)")
+	}
+}
+
+// TestCallAttrMissing: a call without the attribute is told apart from
+// every other problem (setup.sh's callattr -default relies on it).
+func TestCallAttrMissing(t *testing.T) {
+	src := []byte("runsc_repositories(gvisor = \"v1\")\n")
+	_, err := CallAttr(src, "runsc_repositories", "sets")
+	var missing *MissingAttrError
+	if !errors.As(err, &missing) || err.Error() != "runsc_repositories has no sets" {
+		t.Errorf("CallAttr without the attribute = %v, want a MissingAttrError", err)
+	}
+	for _, bad := range []string{"", "runsc_repositories(sets = 1)\n", "runsc_repositories(\n"} {
+		if _, err := CallAttr([]byte(bad), "runsc_repositories", "sets"); errors.As(err, &missing) || err == nil {
+			t.Errorf("CallAttr(%q) = %v, want an error that is not a MissingAttrError", bad, err)
+		}
 	}
 }
