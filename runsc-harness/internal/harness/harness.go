@@ -72,6 +72,10 @@ type Options struct {
 	// Log receives progress lines; Stdout the Markdown report. Nil
 	// discards.
 	Log, Stdout io.Writer
+
+	// netns is the network namespace of --network=sandbox runs
+	// (StateBase.NetNS), set by Collect.
+	netns string
 }
 
 // CheckRunscs fails unless every binary of rs is an executable file.
@@ -192,6 +196,16 @@ func Collect(ctx context.Context, o Options, native bool) (_ []report.Run, retEr
 				return nil, err
 			}
 			roots[r.Name] = rt.StateRoot
+		}
+		// --network=sandbox copies the interfaces of the container's
+		// network namespace: give it one with its loopback up, as a
+		// container runtime would.
+		for _, v := range o.Variants {
+			if v.Network == "sandbox" && o.netns == "" {
+				if o.netns, err = sb.NetNS(); err != nil {
+					return nil, err
+				}
+			}
 		}
 	}
 
@@ -322,8 +336,13 @@ func runUnder(ctx context.Context, o Options, out, hostRoot string, g guests.Gue
 	}
 	opts := oci.Options{Binary: bin, Args: o.GuestArgs, HostNetwork: v.Network == "host", ExtraCaps: g.Caps}
 	bundleDir := filepath.Join(out, "bundles", g.Name)
-	if v.Network == "host" {
+	switch v.Network {
+	case "host":
 		bundleDir += "-hostnet"
+	case "sandbox":
+		// The bundle names this run's network namespace.
+		opts.NetNS = o.netns
+		bundleDir = filepath.Join(out, "bundles", g.Name+"-"+vfile)
 	}
 	var flags []string
 	if hd.dir != "" {
@@ -333,7 +352,10 @@ func runUnder(ctx context.Context, o Options, out, hostRoot string, g guests.Gue
 		opts.Binds = []oci.Bind{{Source: hd.dir, Destination: guests.HostDirMount}}
 		flags = guests.HostFIFORunscFlags
 	}
-	if _, err := os.Stat(bundleDir); errors.Is(err, os.ErrNotExist) {
+	// A shared bundle is written once; one that names this run's host
+	// directory or network namespace is written for the run.
+	perRun := hd.dir != "" || opts.NetNS != ""
+	if _, err := os.Stat(bundleDir); perRun || errors.Is(err, os.ErrNotExist) {
 		if _, err := oci.Write(bundleDir, opts); err != nil {
 			return nil, err
 		}

@@ -32,6 +32,12 @@ type Options struct {
 	// HostNetwork leaves the network namespace out of the spec, for
 	// runsc --network=host.
 	HostNetwork bool
+	// NetNS, when set, is the network namespace (a path, as
+	// StateBase.NetNS makes) the container joins, as a container runtime
+	// gives one with its loopback up; runsc --network=sandbox builds its
+	// netstack from that namespace's interfaces. Without it the container
+	// gets a new, empty namespace, whose loopback is down.
+	NetNS string
 	// ExtraCaps are capabilities granted on top of the default set
 	// ("CAP_SYS_ADMIN", say).
 	ExtraCaps []string
@@ -91,7 +97,7 @@ func Spec(o Options) *specs.Spec {
 		{Type: specs.MountNamespace},
 	}
 	if !o.HostNetwork {
-		ns = append(ns, specs.LinuxNamespace{Type: specs.NetworkNamespace})
+		ns = append(ns, specs.LinuxNamespace{Type: specs.NetworkNamespace, Path: o.NetNS})
 	}
 	mounts := []specs.Mount{
 		{Destination: "/proc", Type: "proc", Source: "proc", Options: []string{"nosuid", "noexec", "nodev"}},

@@ -9,6 +9,7 @@ import (
 	"io"
 	"os"
 	"path/filepath"
+	"runtime"
 	"sort"
 	"strconv"
 	"strings"
@@ -50,6 +51,8 @@ type StateBase struct {
 	temp bool
 	lock *os.File
 	own  owner
+	// netns is the network namespace NetNS made, once asked.
+	netns string
 }
 
 // NewStateBase makes a fresh temporary state base rh-state-* in parent (the
@@ -182,11 +185,78 @@ func (s *StateBase) Runtime(name, runsc string) (Runtime, error) {
 	return rt, s.writeOwner()
 }
 
+// NetNS returns a network namespace for the containers of this base, made
+// on first use: a new namespace whose only interface, the loopback, is up,
+// which is what a container runtime (Docker, CNI) gives a container and
+// what runsc --network=sandbox copies into its netstack. Its handle is
+// bind-mounted on a file in the base, so Close (or the Sweep of a run that
+// died) unmounts it with the base's other mounts, and the namespace goes
+// when its last user does.
+func (s *StateBase) NetNS() (string, error) {
+	if s.netns != "" {
+		return s.netns, nil
+	}
+	p := filepath.Join(s.Dir, "netns")
+	f, err := os.OpenFile(p, os.O_CREATE|os.O_RDONLY, 0o444)
+	if err != nil {
+		return "", fmt.Errorf("network namespace: %w", err)
+	}
+	f.Close()
+	errc := make(chan error, 1)
+	go func() {
+		// The thread moves to the new namespace and is never unlocked, so
+		// it ends with this goroutine instead of serving others.
+		runtime.LockOSThread()
+		if err := unix.Unshare(unix.CLONE_NEWNET); err != nil {
+			errc <- fmt.Errorf("unshare(CLONE_NEWNET): %w", err)
+			return
+		}
+		self := fmt.Sprintf("/proc/self/task/%d/ns/net", unix.Gettid())
+		if err := unix.Mount(self, p, "", unix.MS_BIND, ""); err != nil {
+			errc <- fmt.Errorf("bind-mounting %s on %s: %w", self, p, err)
+			return
+		}
+		errc <- loopbackUp()
+	}()
+	if err := <-errc; err != nil {
+		_ = unix.Unmount(p, unix.MNT_DETACH)
+		os.Remove(p)
+		return "", fmt.Errorf("network namespace: %w", err)
+	}
+	s.netns = p
+	return p, nil
+}
+
+// loopbackUp sets IFF_UP on "lo" in the calling thread's network
+// namespace.
+func loopbackUp() error {
+	fd, err := unix.Socket(unix.AF_INET, unix.SOCK_DGRAM|unix.SOCK_CLOEXEC, 0)
+	if err != nil {
+		return err
+	}
+	defer unix.Close(fd)
+	ifr, err := unix.NewIfreq("lo")
+	if err != nil {
+		return err
+	}
+	if err := unix.IoctlIfreq(fd, unix.SIOCGIFFLAGS, ifr); err != nil {
+		return fmt.Errorf("SIOCGIFFLAGS lo: %w", err)
+	}
+	ifr.SetUint16(ifr.Uint16() | unix.IFF_UP)
+	if err := unix.IoctlIfreq(fd, unix.SIOCSIFFLAGS, ifr); err != nil {
+		return fmt.Errorf("SIOCSIFFLAGS lo: %w", err)
+	}
+	return nil
+}
+
 // Close cleans up every state root of the base (containers, processes,
 // mounts), removes the base if it was temporary, and drops the lock. An
 // error says what could not be removed.
 func (s *StateBase) Close() error {
 	err := cleanRoots(s.Dir, s.own, false, io.Discard)
+	if s.netns != "" {
+		os.Remove(s.netns) // unmounted by cleanRoots
+	}
 	if s.temp {
 		if rerr := os.RemoveAll(s.Dir); rerr != nil && err == nil {
 			err = rerr

@@ -5,8 +5,11 @@ import (
 	"io"
 	"os"
 	"path/filepath"
+	"runtime"
 	"strings"
 	"testing"
+
+	"golang.org/x/sys/unix"
 )
 
 func TestStateBaseSweep(t *testing.T) {
@@ -87,4 +90,83 @@ func TestUnescapeMount(t *testing.T) {
 			t.Errorf("unescapeMount(%q) = %q, want %q", in, got, want)
 		}
 	}
+}
+
+// TestNetNS: the namespace a base makes for --network=sandbox has its
+// loopback up, is the same on a second call, and is unmounted and removed
+// by Close, or by the Sweep of a run that died.
+func TestNetNS(t *testing.T) {
+	if err := CheckRoot(); err != nil {
+		t.Fatal("a network namespace needs root: run the tests as root")
+	}
+	parent := t.TempDir()
+	for _, dies := range []bool{false, true} {
+		sb, err := NewStateBase(parent)
+		if err != nil {
+			t.Fatal(err)
+		}
+		p, err := sb.NetNS()
+		if err != nil {
+			t.Fatalf("NetNS: %v", err)
+		}
+		if again, err := sb.NetNS(); err != nil || again != p {
+			t.Errorf("second NetNS = %q, %v; want %q", again, err, p)
+		}
+		var st unix.Statfs_t
+		if err := unix.Statfs(p, &st); err != nil || st.Type != unix.NSFS_MAGIC {
+			t.Fatalf("%s is not a namespace handle (statfs type %#x, %v)", p, st.Type, err)
+		}
+		flags, err := loopbackFlags(p)
+		if err != nil || flags&unix.IFF_UP == 0 {
+			t.Errorf("loopback in %s: flags %#x, %v; want IFF_UP", p, flags, err)
+		}
+		if dies {
+			sb.lock.Close() // as if its process had died
+			if _, err := Sweep(parent, io.Discard); err != nil {
+				t.Fatal(err)
+			}
+		} else if err := sb.Close(); err != nil {
+			t.Fatal(err)
+		}
+		if m, _ := MountsUnder(sb.Dir); len(m) != 0 {
+			t.Errorf("dies=%v: mounts left under %s: %v", dies, sb.Dir, m)
+		}
+		if _, err := os.Stat(p); !errors.Is(err, os.ErrNotExist) {
+			t.Errorf("dies=%v: %s left behind (%v)", dies, p, err)
+		}
+	}
+}
+
+// loopbackFlags reads the interface flags of "lo" inside the network
+// namespace at path, from a thread that enters it and then ends.
+func loopbackFlags(path string) (uint16, error) {
+	type result struct {
+		flags uint16
+		err   error
+	}
+	ch := make(chan result, 1)
+	go func() {
+		runtime.LockOSThread() // never unlocked: the thread leaves with the goroutine
+		f, err := os.Open(path)
+		if err != nil {
+			ch <- result{0, err}
+			return
+		}
+		defer f.Close()
+		if err := unix.Setns(int(f.Fd()), unix.CLONE_NEWNET); err != nil {
+			ch <- result{0, err}
+			return
+		}
+		fd, err := unix.Socket(unix.AF_INET, unix.SOCK_DGRAM|unix.SOCK_CLOEXEC, 0)
+		if err != nil {
+			ch <- result{0, err}
+			return
+		}
+		defer unix.Close(fd)
+		ifr, _ := unix.NewIfreq("lo")
+		err = unix.IoctlIfreq(fd, unix.SIOCGIFFLAGS, ifr)
+		ch <- result{ifr.Uint16(), err}
+	}()
+	r := <-ch
+	return r.flags, r.err
 }
