@@ -1,0 +1,175 @@
+package upstream
+
+import (
+	"bytes"
+	"context"
+	"errors"
+	"fmt"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"syscall"
+	"time"
+
+	"github.com/restartsys/restartsys/runsc-harness/internal/oci"
+	"github.com/restartsys/restartsys/runsc-harness/internal/sandbox"
+)
+
+// Status is the outcome of one test case in one place.
+type Status string
+
+// The outcomes of a case.
+const (
+	Pass Status = "pass"
+	Fail Status = "fail"
+	Skip Status = "skip"
+	Hang Status = "hang"
+	// Error means the case could not be run (the sandbox failed to start).
+	Error Status = "error"
+)
+
+// Outcome is a case's result in one place.
+type Outcome struct {
+	Status   Status        `json:"status"`
+	Duration time.Duration `json:"duration_ns"`
+	// Output is the tail of the test binary's output.
+	Output string `json:"output,omitempty"`
+}
+
+// Place runs a test binary with a --gtest_filter: natively or in a runsc
+// sandbox.
+type Place struct {
+	// Name is "native", "stock" or "patched".
+	Name string
+	// Runsc is the runsc binary; natively when empty.
+	Runsc string
+	// Platform is the runsc platform (systrap).
+	Platform string
+}
+
+// RunCase runs one case of bin in p, killed after timeout, and returns its
+// outcome. gVisor's runner does the same: one sandbox per case, network
+// none, TEST_ON_GVISOR set to the platform inside the sandbox.
+func (p Place) RunCase(ctx context.Context, bin, name string, timeout time.Duration) (Outcome, error) {
+	tmp, err := os.MkdirTemp("", "upstream-case-")
+	if err != nil {
+		return Outcome{}, err
+	}
+	defer os.RemoveAll(tmp)
+	argv := []string{bin, "--gtest_filter=" + name}
+	start := time.Now()
+	var out []byte
+	var code int
+	var hung bool
+	if p.Runsc == "" {
+		out, code, hung, err = runNative(ctx, argv, tmp, timeout)
+	} else {
+		out, code, hung, err = p.runSandboxed(ctx, argv, tmp, timeout)
+	}
+	if err != nil {
+		return Outcome{Status: Error, Duration: time.Since(start), Output: err.Error()}, nil
+	}
+	o := Outcome{Duration: time.Since(start), Output: tail(out, 1500)}
+	switch {
+	case hung:
+		o.Status = Hang
+	case code == 0 && bytes.Contains(out, []byte("[  SKIPPED ] "+name)):
+		o.Status = Skip
+	case code == 0 && bytes.Contains(out, []byte("[       OK ] "+name)):
+		o.Status = Pass
+	case code == 0:
+		// Exit 0 without the case having run: a wrong filter.
+		o.Status = Error
+		o.Output = "the binary ran no case named " + name + "\n" + o.Output
+	default:
+		o.Status = Fail
+	}
+	return o, nil
+}
+
+// runNative runs argv in its own process group and kills the whole group at
+// the deadline, so that no thread or child of a hung test is left.
+func runNative(ctx context.Context, argv []string, tmp string, timeout time.Duration) ([]byte, int, bool, error) {
+	ctx, cancel := context.WithTimeout(ctx, timeout)
+	defer cancel()
+	cmd := exec.Command(argv[0], argv[1:]...)
+	cmd.Env = append(os.Environ(), "TEST_TMPDIR="+tmp)
+	cmd.Dir = tmp
+	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true}
+	var out bytes.Buffer
+	cmd.Stdout, cmd.Stderr = &out, &out
+	if err := cmd.Start(); err != nil {
+		return nil, 0, false, err
+	}
+	done := make(chan error, 1)
+	go func() { done <- cmd.Wait() }()
+	select {
+	case err := <-done:
+		var ee *exec.ExitError
+		if err != nil && !errors.As(err, &ee) {
+			return out.Bytes(), 0, false, err
+		}
+		return out.Bytes(), cmd.ProcessState.ExitCode(), false, nil
+	case <-ctx.Done():
+		_ = syscall.Kill(-cmd.Process.Pid, syscall.SIGKILL)
+		<-done
+		return out.Bytes(), -1, true, nil
+	}
+}
+
+// runSandboxed runs argv in a runsc sandbox whose root is the host's,
+// read-only (oci.Options.HostRoot), with tmp writable as TEST_TMPDIR.
+func (p Place) runSandboxed(ctx context.Context, argv []string, tmp string, timeout time.Duration) ([]byte, int, bool, error) {
+	sb, err := sandbox.NewStateBase("/tmp")
+	if err != nil {
+		return nil, 0, false, err
+	}
+	defer sb.Close()
+	rt, err := sb.Runtime(p.Name, p.Runsc)
+	if err != nil {
+		return nil, 0, false, err
+	}
+	bundle, logs := filepath.Join(sb.Dir, "bundle"), filepath.Join(sb.Dir, "logs")
+	env := []string{
+		"PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin",
+		"TEST_TMPDIR=" + tmp, "TEST_ON_GVISOR=" + p.Platform,
+	}
+	if _, err := oci.Write(bundle, oci.Options{
+		HostRoot: true, Command: argv, Cwd: tmp, Env: env,
+		// The binary's directory and TEST_TMPDIR are bind-mounted: the
+		// host root the sandbox sees has its own /tmp.
+		Binds: []oci.Bind{{Source: filepath.Dir(argv[0]), Destination: filepath.Dir(argv[0])}, {Source: tmp, Destination: tmp}},
+	}); err != nil {
+		return nil, 0, false, err
+	}
+	res, err := sandbox.Run(ctx, sandbox.RunOptions{
+		Runsc: p.Runsc, StateRoot: rt.StateRoot, Bundle: bundle, LogDir: logs,
+		Variant: sandbox.Variant{Platform: p.Platform, Network: "none", DirectFS: "default"},
+		Timeout: timeout,
+	})
+	if err != nil {
+		return nil, 0, false, err
+	}
+	out := append(append([]byte(nil), res.Stdout...), res.Stderr...)
+	if res.TimedOut {
+		return out, -1, true, nil
+	}
+	if res.Canceled {
+		return out, -1, false, fmt.Errorf("cancelled: %s", res.Failure())
+	}
+	return out, res.ExitCode, false, nil
+}
+
+// tail returns the last n bytes of b, from a line start.
+func tail(b []byte, n int) string {
+	s := strings.TrimSpace(string(b))
+	if len(s) <= n {
+		return s
+	}
+	s = s[len(s)-n:]
+	if i := strings.IndexByte(s, '\n'); i >= 0 {
+		s = s[i+1:]
+	}
+	return "..." + s
+}
