@@ -23,6 +23,7 @@ func TestCLIContract(t *testing.T) {
 		"docs":     {{[]string{"--sets", "nope"}, 2, `--sets: unknown patch set "nope"`}, {[]string{"x"}, 2, "unexpected argument(s): x"}},
 		"e2e":      {{[]string{"runc", "--modes", "bogus"}, 2, `unknown mode "bogus"`}, {[]string{"runc", "x"}, 2, "unexpected argument(s): x"}},
 		"run":      {{[]string{"--native", "--platform", "kvmx"}, 2, `unknown platform "kvmx"`}, {[]string{"--native", "x"}, 2, "single --guest"}},
+		"upstream": {{[]string{"--platform", "kvmx"}, 2, `--platform: unknown platform "kvmx"`}, {[]string{"x"}, 2, `want "upstream verify [flags]"`}},
 		"soak":     {{[]string{"--variant", "bogus"}, 2, `--variant: unknown storm variant "bogus"`}, {[]string{"x"}, 2, "unexpected argument(s): x"}},
 		"verify":   {{[]string{"--platform", "kvmx"}, 2, `--platform: unknown platform "kvmx"`}, {[]string{"x"}, 2, "unexpected argument(s): x"}},
 		"versions": {{[]string{"--sets", "nope"}, 2, `--sets: unknown patch set "nope"`}, {[]string{"x"}, 2, "unexpected argument(s): x"}},

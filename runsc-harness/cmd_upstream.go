@@ -1,0 +1,139 @@
+package main
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"flag"
+	"fmt"
+	"os"
+	"path/filepath"
+	"strings"
+	"time"
+
+	"github.com/restartsys/restartsys/runsc-harness/internal/build"
+	"github.com/restartsys/restartsys/runsc-harness/internal/cliflag"
+	"github.com/restartsys/restartsys/runsc-harness/internal/guests"
+	"github.com/restartsys/restartsys/runsc-harness/internal/harness"
+	"github.com/restartsys/restartsys/runsc-harness/internal/junit"
+	"github.com/restartsys/restartsys/runsc-harness/internal/upstream"
+)
+
+func init() {
+	register(&command{
+		name:     "upstream",
+		synopsis: "upstream verify: the syscall tests of patches/upstream natively, under stock and under patched runsc",
+		run:      runUpstream,
+		helpArgs: []string{"verify", "--help"},
+	})
+}
+
+func runUpstream(ctx context.Context, args []string) error {
+	if len(args) > 0 && strings.HasPrefix(args[0], "-") {
+		args = append([]string{"verify"}, args...) // verify is the only subcommand so far
+	}
+	if len(args) == 0 || args[0] != "verify" {
+		return cliflag.Usagef(`want "upstream verify [flags]" (verify is the only subcommand so far)`)
+	}
+	fs := flag.NewFlagSet("upstream verify", flag.ContinueOnError)
+	gv := fs.String("gvisor", defaultGVisor, "gVisor version whose stock and patched runsc run the tests: a module version, a date (YYYY-MM-DD) or latest")
+	cache := fs.String("cache", build.DefaultCacheDir(), "build cache directory ($RESTARTSYS_CACHE)")
+	platform := fs.String("platform", "systrap", "runsc platform: systrap or ptrace")
+	timeout := fs.Duration("timeout", time.Minute, "deadline of one test case in one place; a case past it is killed and reported as a hang")
+	jsonOut := fs.String("json", "", "write the result as JSON to this file")
+	junitOut := fs.String("junit", "", "write the result as JUnit XML to this file")
+	work := fs.String("work", "", "directory for the generated sources and test binaries (default: a temporary one, removed)")
+	var sf cliflag.Series
+	sf.Register(fs)
+	fs.Usage = func() {
+		fmt.Fprintf(fs.Output(), "usage: runsc-harness upstream verify [--gvisor V] [--sets core] [--platform systrap] [--timeout D] [--json FILE] [--junit FILE]\n\n"+
+			"Extracts the test cases each patch of patches/upstream adds to test/syscalls/linux, compiles them with g++\n"+
+			"against syscalltests/gvisortest, and runs each case natively, under stock and under patched runsc of --gvisor\n"+
+			"(one sandbox per case, --network=none, TEST_ON_GVISOR set). Exit 0 only if every case passes natively and on\n"+
+			"patched, and every case written for a bug fails on stock of a version with that bug.\n\n")
+		fs.PrintDefaults()
+	}
+	if err := parseFlags(fs, args[1:]); err != nil {
+		return err
+	}
+	if _, err := platformVariant(*platform); err != nil {
+		return err
+	}
+	if err := checkGVisorSpec("gvisor", *gv, false); err != nil {
+		return err
+	}
+	if *timeout <= 0 {
+		return cliflag.Usagef("--timeout: must be positive")
+	}
+	if err := upstream.CheckToolchain("/usr/include"); err != nil {
+		return err
+	}
+	ser, _, err := sf.Load()
+	if err != nil {
+		return err
+	}
+	cwd, err := os.Getwd()
+	if err != nil {
+		return err
+	}
+	root, err := guests.RepoRoot(cwd)
+	if err != nil {
+		return err
+	}
+	man, err := upstream.LoadManifest(filepath.Join(root, "patches", "upstream"))
+	if err != nil {
+		return err
+	}
+	runscs, err := harness.BuildVersion(ctx, *gv, ser, sf.SetList(), *cache, os.Stderr)
+	if err != nil {
+		return err
+	}
+	dir := *work
+	if dir == "" {
+		if dir, err = os.MkdirTemp("", "upstream-verify-"); err != nil {
+			return err
+		}
+		defer os.RemoveAll(dir)
+	} else if err := os.MkdirAll(dir, 0o755); err != nil {
+		return err
+	}
+	places := []upstream.Place{{Name: "native"}}
+	version := ""
+	for _, r := range runscs {
+		places = append(places, upstream.Place{Name: string(r.Kind), Runsc: r.Path, Platform: *platform})
+	}
+	if v, err := harness.ResolveVersion(ctx, *gv, nil); err == nil {
+		version = v.Version
+	}
+	res, err := upstream.Verify(ctx, upstream.Options{
+		Manifest: man, Series: ser, Version: version, Layer: filepath.Join(root, "syscalltests", "gvisortest"),
+		Places: places, Timeout: *timeout, WorkDir: dir, Log: os.Stderr,
+	})
+	if err != nil {
+		return err
+	}
+	res.WriteTable(os.Stdout)
+	if *jsonOut != "" {
+		b, err := json.MarshalIndent(res, "", "  ")
+		if err != nil {
+			return err
+		}
+		if err := os.WriteFile(*jsonOut, append(b, '\n'), 0o644); err != nil {
+			return err
+		}
+	}
+	if *junitOut != "" {
+		f, err := os.Create(*junitOut)
+		if err != nil {
+			return err
+		}
+		defer f.Close()
+		if err := junit.Write(f, res.JUnit()); err != nil {
+			return err
+		}
+	}
+	if !res.OK() {
+		return errors.New("upstream verify: some case is not as expected (see the table)")
+	}
+	return nil
+}
