@@ -50,6 +50,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <limits.h>
+#include <mqueue.h>
 #include <linux/futex.h>
 #include <netinet/in.h>
 #include <netinet/tcp.h>
@@ -68,6 +69,7 @@
 #include <sys/prctl.h>
 #include <sys/select.h>
 #include <sys/sem.h>
+#include <sys/signalfd.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
 #include <sys/syscall.h>
@@ -189,6 +191,8 @@ struct cell {
   int fut;
   char path[96];
   int keep_path; // path is not the cell's own: teardown leaves it
+  char mqname[32]; // a POSIX message queue teardown unlinks
+  long want;       // the full count of a large write (0: any count is ok)
   struct sockaddr_storage addr;
   socklen_t alen;
   struct run *run;
@@ -249,6 +253,8 @@ static void teardown(struct cell *c) {
     semctl(c->semid, 0, IPC_RMID);
   if (c->path[0] && !c->keep_path)
     unlink(c->path);
+  if (c->mqname[0])
+    mq_unlink(c->mqname);
 }
 
 static int fail(char *err, const char *what) {
@@ -440,6 +446,10 @@ enum {
   C_MSGSND,
   C_SEMOP,
   C_SEMTIMEDOP,
+  C_WRITE_BIG,
+  C_SENDTO,
+  C_MQ_RECEIVE,
+  C_MQ_SEND,
 };
 
 static int setup_recv(struct cell *c, const struct shape *sh, char *err) {
@@ -523,6 +533,71 @@ static int setup_sndtimeo(struct cell *c, const struct shape *sh, char *err) {
   return 0;
 }
 
+// write/unix-stream/256k: one write(2) of BIG_WRITE bytes into a full
+// stream socket.  It must move every byte or fail as a whole: Linux's
+// unix_stream_sendmsg returns what it sent only when sending stops for a
+// reason other than a signal that finds nothing sent yet.  A count short
+// of BIG_WRITE is reported as the result "short".
+#define BIG_WRITE (256 * 1024)
+
+static int setup_full_big(struct cell *c, const struct shape *sh, char *err) {
+  c->want = BIG_WRITE;
+  return setup_full(c, sh, err);
+}
+
+// write/unix-stream/256k-partial: the same write into an empty socket, so
+// that it has sent part of the data when it starts to wait for room.
+static int setup_big(struct cell *c, const struct shape *sh, char *err) {
+  c->want = BIG_WRITE;
+  return make_transport(c, sh->tr, 1, err);
+}
+
+// sendto/unix-dgram/bound-full: an unconnected datagram socket sends to a
+// bound (not connected) receiver whose queue is full, so the sender waits
+// for room (Linux: unix_wait_for_peer); the completion drains the
+// receiver, which must wake the sender.
+static int setup_dgram_bound_full(struct cell *c, const struct shape *sh,
+                                  char *err) {
+  (void)sh;
+  int r = socket(AF_UNIX, SOCK_DGRAM | SOCK_CLOEXEC, 0);
+  if (r < 0)
+    return fail(err, "socket");
+  c->fds[0] = r;
+  cell_path(c, "dgram");
+  struct sockaddr_un *su = (struct sockaddr_un *)&c->addr;
+  memset(su, 0, sizeof *su);
+  su->sun_family = AF_UNIX;
+  snprintf(su->sun_path, sizeof su->sun_path, "%s", c->path);
+  c->alen = sizeof *su;
+  if (bind(r, (struct sockaddr *)su, c->alen) < 0)
+    return fail(err, "bind");
+  int s = socket(AF_UNIX, SOCK_DGRAM | SOCK_CLOEXEC, 0);
+  if (s < 0)
+    return fail(err, "socket");
+  c->fds[1] = s;
+  // Datagrams of 4 KiB until EAGAIN, then of half that size, down to 1
+  // byte, so that the queue is full whether the kernel counts datagrams
+  // or bytes.
+  static char dgram[4096];
+  long sends = 0;
+  for (size_t sz = sizeof dgram; sz >= 1; sz /= 2) {
+    for (;;) {
+      if (sendto(s, dgram, sz, MSG_DONTWAIT, (struct sockaddr *)su, c->alen) >=
+          0) {
+        if (++sends > 200000) {
+          errno = EFBIG;
+          return fail(err, "receiver queue never filled");
+        }
+        continue;
+      }
+      if (errno == EAGAIN)
+        break;
+      return fail(err, "prefill sendto");
+    }
+  }
+  return 0;
+}
+
 static long op_write(struct cell *c, const struct shape *sh) {
   int fd = c->fds[1];
   char b = 'y';
@@ -538,6 +613,13 @@ static long op_write(struct cell *c, const struct shape *sh) {
     return SYS(send(fd, &b, 1, MSG_NOSIGNAL));
   case C_SENDMSG:
     return SYS(sendmsg(fd, &mh, MSG_NOSIGNAL));
+  case C_WRITE_BIG: {
+    static char big[BIG_WRITE];
+    return SYS(write(fd, big, sizeof big));
+  }
+  case C_SENDTO:
+    return SYS(sendto(fd, &b, 1, MSG_NOSIGNAL, (struct sockaddr *)&c->addr,
+                      c->alen));
   }
   return -EINVAL;
 }
@@ -952,6 +1034,90 @@ static void complete_usr2(struct cell *c, const struct shape *sh) {
     syscall(SYS_tgkill, getpid(), atomic_load(&c->run->tid), SIGUSR2);
 }
 
+// ------------------------------------------------------------------ signalfd
+
+// SIGFD_SIG is the signal the signalfd shape reads.  Every thread of the
+// program blocks it (main), so it is only ever taken through the signalfd.
+#define SIGFD_SIG (SIGRTMIN + 2)
+
+// read/signalfd/other-thread: the main thread makes a signalfd for
+// SIGFD_SIG, another thread blocks reading it, and the completion sends
+// SIGFD_SIG to the process, which the read must return (Linux:
+// signalfd_dequeue dequeues for the reading thread, from its own queue or
+// the process's).
+static int setup_signalfd(struct cell *c, const struct shape *sh, char *err) {
+  (void)sh;
+  sigset_t set;
+  sigemptyset(&set);
+  sigaddset(&set, SIGFD_SIG);
+  // A signal a hung cell left pending would end this cell's read at once.
+  struct timespec zero = {0, 0};
+  while (sigtimedwait(&set, NULL, &zero) > 0) {
+  }
+  c->fds[0] = signalfd(-1, &set, SFD_CLOEXEC);
+  if (c->fds[0] < 0)
+    return fail(err, "signalfd");
+  return 0;
+}
+
+static long op_signalfd(struct cell *c, const struct shape *sh) {
+  (void)sh;
+  struct signalfd_siginfo si;
+  long r = SYS(read(c->fds[0], &si, sizeof si));
+  if (r >= 0 && si.ssi_signo != (unsigned)SIGFD_SIG)
+    return -EBADMSG;
+  return r;
+}
+
+static void complete_signalfd(struct cell *c, const struct shape *sh) {
+  (void)c;
+  (void)sh;
+  kill(getpid(), SIGFD_SIG);
+}
+
+// ---------------------------------------------------------- POSIX mqueue
+
+// mq_timedreceive/empty and mq_timedsend/full: a queue of one 8-byte
+// message, empty or full, and a call that blocks without a timeout (glibc's
+// mq_receive and mq_send are the mq_timedreceive and mq_timedsend system
+// calls without one).
+static int setup_mq(struct cell *c, const struct shape *sh, char *err) {
+  snprintf(c->mqname, sizeof c->mqname, "/matrix.%d.%d", (int)getpid(),
+           ++cell_seq);
+  struct mq_attr a = {.mq_maxmsg = 1, .mq_msgsize = 8};
+  mqd_t q = mq_open(c->mqname, O_CREAT | O_EXCL | O_RDWR | O_CLOEXEC, 0600,
+                    &a);
+  if (q == (mqd_t)-1) {
+    c->mqname[0] = 0;
+    return fail(err, "mq_open");
+  }
+  c->fds[0] = (int)q;
+  if (sh->call == C_MQ_SEND && mq_send(q, "full", 4, 0) < 0)
+    return fail(err, "mq_send");
+  return 0;
+}
+
+static long op_mq(struct cell *c, const struct shape *sh) {
+  char buf[8];
+  if (sh->call == C_MQ_RECEIVE)
+    return SYS(mq_receive((mqd_t)c->fds[0], buf, sizeof buf, NULL));
+  return SYS(mq_send((mqd_t)c->fds[0], "msg", 3, 0));
+}
+
+static void complete_mq(struct cell *c, const struct shape *sh) {
+  char buf[8];
+  mqd_t q = (mqd_t)c->fds[0];
+  if (sh->call == C_MQ_RECEIVE) {
+    struct timespec now;
+    clock_gettime(CLOCK_REALTIME, &now);
+    mq_timedsend(q, "msg", 3, 0, &now);
+    return;
+  }
+  struct timespec now;
+  clock_gettime(CLOCK_REALTIME, &now);
+  mq_timedreceive(q, buf, sizeof buf, NULL, &now);
+}
+
 // --------------------------------------------------------------------- SysV
 
 struct msg {
@@ -1061,6 +1227,12 @@ static const struct shape shapes[] = {
     {"sendmsg/unix-dgram/full", setup_full, op_write, complete_drain,
      T_UDGRAM, C_SENDMSG},
     {"write/tcp/full", setup_full, op_write, complete_drain, T_TCP, C_WRITE},
+    {"write/unix-stream/256k", setup_full_big, op_write, complete_drain,
+     T_USTREAM, C_WRITE_BIG},
+    {"write/unix-stream/256k-partial", setup_big, op_write, complete_drain,
+     T_USTREAM, C_WRITE_BIG},
+    {"sendto/unix-dgram/bound-full", setup_dgram_bound_full, op_write,
+     complete_drain, T_UDGRAM, C_SENDTO},
 
     {"accept/unix-stream", setup_accept, op_accept, complete_connect,
      T_USTREAM, C_ACCEPT},
@@ -1133,6 +1305,12 @@ static const struct shape shapes[] = {
     {"semop", setup_sem, op_sem, complete_sem, T_NONE, C_SEMOP},
     {"semtimedop/timeout", setup_sem, op_sem, complete_sem, T_NONE,
      C_SEMTIMEDOP},
+
+    {"read/signalfd/other-thread", setup_signalfd, op_signalfd,
+     complete_signalfd, T_NONE, C_READ},
+    {"mq_timedreceive/empty", setup_mq, op_mq, complete_mq, T_NONE,
+     C_MQ_RECEIVE},
+    {"mq_timedsend/full", setup_mq, op_mq, complete_mq, T_NONE, C_MQ_SEND},
 };
 
 #define NSHAPES ((int)(sizeof shapes / sizeof shapes[0]))
@@ -1453,6 +1631,9 @@ static void run_cell(const struct shape *sh, int disp, struct outcome *o) {
     snprintf(o->result, sizeof o->result, "hang");
     notef(o, "after forced unblock returned %s",
           r->rv >= 0 ? "ok" : (strerrorname_np((int)-r->rv) ?: "?"));
+  } else if (r->rv >= 0 && c->want && r->rv != c->want) {
+    snprintf(o->result, sizeof o->result, "short");
+    notef(o, "wrote %ld of %ld bytes", r->rv, c->want);
   } else if (r->rv >= 0) {
     snprintf(o->result, sizeof o->result, "ok");
   } else {
@@ -1578,11 +1759,12 @@ int main(int argc, char **argv) {
   }
 
   // The main thread never takes SIGUSR1 or SIGUSR2; threads inherit this
-  // mask and the blocking thread sets its own.
+  // mask and the blocking thread sets its own.  No thread takes SIGFD_SIG.
   sigset_t s;
   sigemptyset(&s);
   sigaddset(&s, SIGUSR1);
   sigaddset(&s, SIGUSR2);
+  sigaddset(&s, SIGFD_SIG); // only ever read through a signalfd
   pthread_sigmask(SIG_BLOCK, &s, NULL);
   struct sigaction sa;
   memset(&sa, 0, sizeof sa);
