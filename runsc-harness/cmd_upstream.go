@@ -2,7 +2,6 @@ package main
 
 import (
 	"context"
-	"encoding/json"
 	"errors"
 	"flag"
 	"fmt"
@@ -15,7 +14,6 @@ import (
 	"github.com/restartsys/restartsys/runsc-harness/internal/cliflag"
 	"github.com/restartsys/restartsys/runsc-harness/internal/guests"
 	"github.com/restartsys/restartsys/runsc-harness/internal/harness"
-	"github.com/restartsys/restartsys/runsc-harness/internal/junit"
 	"github.com/restartsys/restartsys/runsc-harness/internal/upstream"
 )
 
@@ -42,11 +40,12 @@ func runUpstream(ctx context.Context, args []string) error {
 	timeout := fs.Duration("timeout", time.Minute, "deadline of one test case in one place; a case past it is killed and reported as a hang")
 	jsonOut := fs.String("json", "", "write the result as JSON to this file")
 	junitOut := fs.String("junit", "", "write the result as JUnit XML to this file")
+	record := fs.Bool("record", false, "record the result in docs/"+upstream.RecordFile+" and regenerate docs/upstreaming.md from it")
 	work := fs.String("work", "", "directory for the generated sources and test binaries (default: a temporary one, removed)")
 	var sf cliflag.Series
 	sf.Register(fs)
 	fs.Usage = func() {
-		fmt.Fprintf(fs.Output(), "usage: runsc-harness upstream verify [--gvisor V] [--sets core] [--platform systrap] [--timeout D] [--json FILE] [--junit FILE]\n\n"+
+		fmt.Fprintf(fs.Output(), "usage: runsc-harness upstream verify [--gvisor V] [--sets core] [--platform systrap] [--timeout D] [--json FILE] [--junit FILE] [--record]\n\n"+
 			"Extracts the test cases each patch of patches/upstream adds to test/syscalls/linux, compiles them with g++\n"+
 			"against syscalltests/gvisortest, and runs each case natively, under stock and under patched runsc of --gvisor\n"+
 			"(one sandbox per case, --network=none, TEST_ON_GVISOR set). Exit 0 only if every case passes natively and on\n"+
@@ -113,22 +112,16 @@ func runUpstream(ctx context.Context, args []string) error {
 		return err
 	}
 	res.WriteTable(os.Stdout)
-	if *jsonOut != "" {
-		b, err := json.MarshalIndent(res, "", "  ")
-		if err != nil {
-			return err
-		}
-		if err := os.WriteFile(*jsonOut, append(b, '\n'), 0o644); err != nil {
-			return err
-		}
+	if err := res.WriteFiles(*jsonOut, *junitOut); err != nil {
+		return err
 	}
-	if *junitOut != "" {
-		f, err := os.Create(*junitOut)
-		if err != nil {
+	if *record {
+		rec := upstream.Record{Measured: time.Now().UTC().Format("2006-01-02"), Result: res,
+			Command: "runsc-harness upstream verify --gvisor " + *gv + " --sets " + sf.Sets + " --platform " + *platform}
+		if err := upstream.SaveRecord(filepath.Join(root, "docs", upstream.RecordFile), rec); err != nil {
 			return err
 		}
-		defer f.Close()
-		if err := junit.Write(f, res.JUnit()); err != nil {
+		if err := runDocs(ctx, []string{"--dir", filepath.Join(root, "docs")}); err != nil {
 			return err
 		}
 	}

@@ -22,7 +22,11 @@ func Write(ctx context.Context, dir string, ser *series.Series, sel []*series.Pa
 	if err := RenderAffected(ctx, &aff, ser, sel, vs, records); err != nil {
 		return err
 	}
-	if err := RenderUpstreaming(&up, ser); err != nil {
+	form, err := LoadUpstreamForm(dir, vs)
+	if err != nil {
+		return err
+	}
+	if err := RenderUpstreaming(&up, ser, form); err != nil {
 		return err
 	}
 	files := map[string][]byte{

@@ -1,0 +1,218 @@
+package docs
+
+import (
+	"fmt"
+	"io"
+	"os"
+	"path/filepath"
+	"sort"
+	"strings"
+
+	"golang.org/x/mod/module"
+
+	"github.com/restartsys/restartsys/runsc-harness/internal/gvisor"
+	"github.com/restartsys/restartsys/runsc-harness/internal/upstream"
+)
+
+// UpstreamForm is what the "Upstream form" part of upstreaming.md is made
+// from: patches/upstream (the series against gVisor master) and the
+// recorded `upstream verify --record` runs.
+type UpstreamForm struct {
+	Manifest *upstream.Manifest
+	Records  map[string]upstream.Record
+	// Required are the snapshots a patch must be verified on before it is
+	// called ready (the newest one and 2026-05-18), oldest first.
+	Required []gvisor.Version
+}
+
+// ReadyVersionDate is the affected snapshot, besides the newest, on which
+// every upstream patch's test must be verified.
+const ReadyVersionDate = "2026-05-18"
+
+// LoadUpstreamForm reads patches/upstream and docs/upstream-verify.json of
+// the repository whose docs directory is docsDir, and names the required
+// snapshots from vs (sorted oldest first). A repository without
+// patches/upstream has no upstream form (nil).
+func LoadUpstreamForm(docsDir string, vs []gvisor.Version) (*UpstreamForm, error) {
+	dir := filepath.Join(docsDir, "..", "patches", "upstream")
+	if _, err := os.Stat(dir); os.IsNotExist(err) {
+		return nil, nil
+	}
+	man, err := upstream.LoadManifest(dir)
+	if err != nil {
+		return nil, err
+	}
+	recs, err := upstream.LoadRecords(filepath.Join(docsDir, upstream.RecordFile))
+	if err != nil {
+		return nil, err
+	}
+	f := &UpstreamForm{Manifest: man, Records: recs}
+	if v, err := gvisor.Resolve(vs, ReadyVersionDate); err == nil {
+		f.Required = append(f.Required, v)
+	}
+	if len(vs) > 0 && (len(f.Required) == 0 || vs[len(vs)-1].Version != f.Required[0].Version) {
+		f.Required = append(f.Required, vs[len(vs)-1])
+	}
+	return f, nil
+}
+
+// derivedFrom returns the upstream patches that carry snapshot patch id.
+func (f *UpstreamForm) derivedFrom(id string) []string {
+	if f == nil {
+		return nil
+	}
+	var files []string
+	for _, p := range f.Manifest.Patches {
+		for _, d := range p.DerivedFrom {
+			if d == id {
+				files = append(files, p.File)
+			}
+		}
+	}
+	return files
+}
+
+// notReady returns why upstream patch p is not ready to send; none when it
+// is: it is ours to send, and on every required snapshot a recorded run
+// has each of its cases pass natively and on patched runsc, fail on stock
+// where the snapshot has the bug, with no part of the fix missing from
+// the snapshot form.
+func (f *UpstreamForm) notReady(p *upstream.Patch) []string {
+	if !p.Send {
+		return []string{"not ours to send: " + p.WhyNotSent}
+	}
+	var why []string
+	for _, v := range f.Required {
+		rec, ok := f.Records[v.Version]
+		if !ok {
+			why = append(why, "no `upstream verify --record` run on "+v.Date())
+			continue
+		}
+		seen := map[string]bool{}
+		for _, row := range rec.Result.Rows {
+			if filepath.Base(row.Patch) != p.File {
+				continue
+			}
+			seen[row.Case] = true
+			for _, pr := range row.Problems {
+				why = append(why, fmt.Sprintf("%s on %s: %s", row.Case, v.Date(), pr))
+			}
+			if row.PatchedLacks != "" {
+				why = append(why, fmt.Sprintf("%s on %s: the snapshot form lacks part of the fix (%s)", row.Case, v.Date(), row.PatchedLacks))
+			}
+		}
+		for _, c := range p.CaseNames() {
+			if !seen[c] {
+				why = append(why, fmt.Sprintf("%s was not run on %s", c, v.Date()))
+			}
+		}
+	}
+	return why
+}
+
+// render writes the "Upstream form" part.
+func (f *UpstreamForm) render(w io.Writer) error {
+	m := f.Manifest
+	fmt.Fprintln(w, "\n## Upstream form against gVisor master (patches/upstream)")
+	fmt.Fprintln(w)
+	fmt.Fprintf(w, "[patches/upstream/](../patches/upstream/) holds the series against gVisor master `%s` (%s), one\n", m.Master, m.MasterDate)
+	fmt.Fprintln(w, "`git format-patch` file per change in the order it would be sent, each with its gtest cases in")
+	fmt.Fprintln(w, "`test/syscalls/linux`. Its [series.json](../patches/upstream/series.json) maps each case to the")
+	fmt.Fprintln(w, "snapshot patch whose bug it shows. The results come from")
+	fmt.Fprintf(w, "[%s](%s), written by `go run ./runsc-harness upstream verify --gvisor V --record`:\n", upstream.RecordFile, upstream.RecordFile)
+	fmt.Fprintln(w, "each case compiled natively against `syscalltests/gvisortest` and run natively, under stock and under")
+	fmt.Fprintln(w, "patched runsc of the snapshot (one sandbox per case, systrap, `--network=none`). A patch is ready")
+	var req []string
+	for _, v := range f.Required {
+		req = append(req, v.Date())
+	}
+	fmt.Fprintf(w, "when it is ours to send and, on %s, every case passes natively and on patched runsc and\n", strings.Join(req, " and "))
+	fmt.Fprintln(w, "fails on stock where the snapshot has the bug. That `git apply --check` passes on the master commit")
+	fmt.Fprintln(w, "is checked in a master checkout, which CI does not have; this page does not check it.")
+	versions := make([]string, 0, len(f.Records))
+	for v := range f.Records {
+		versions = append(versions, v)
+	}
+	sort.Strings(versions)
+	for _, p := range m.Patches {
+		raw, err := os.ReadFile(m.Path(p))
+		if err != nil {
+			return err
+		}
+		msg, err := readPatchMessage(raw)
+		if err != nil {
+			return fmt.Errorf("%s: %w", p.File, err)
+		}
+		fmt.Fprintf(w, "\n### %s\n\n", msg.Subject)
+		fmt.Fprintf(w, "- File: [%s](../patches/upstream/%s). Snapshot form: %s.\n", p.File, p.File, strings.Join(p.DerivedFrom, ", "))
+		if why := f.notReady(p); len(why) > 0 {
+			fmt.Fprintln(w, "- Ready to send: **no**.")
+			for _, y := range why {
+				fmt.Fprintf(w, "  - %s\n", y)
+			}
+		} else {
+			fmt.Fprintln(w, "- Ready to send: yes.")
+		}
+		fmt.Fprintln(w)
+		fmt.Fprintf(w, "| case | bug |")
+		for _, v := range versions {
+			fmt.Fprintf(w, " %s native / stock / patched |", dateOf(v))
+		}
+		fmt.Fprintf(w, "\n|---|---|%s\n", strings.Repeat("---|", len(versions)))
+		for _, c := range p.CaseNames() {
+			bug := p.Cases[c].Bug
+			if bug == "" {
+				bug = "guard"
+			}
+			fmt.Fprintf(w, "| %s | %s |", c, bug)
+			for _, v := range versions {
+				fmt.Fprintf(w, " %s |", cellOf(f.Records[v], p.File, c))
+			}
+			fmt.Fprintln(w)
+		}
+	}
+	if len(versions) > 0 {
+		fmt.Fprintln(w, "\nRuns recorded:")
+		fmt.Fprintln(w)
+		for _, v := range versions {
+			r := f.Records[v]
+			fmt.Fprintf(w, "- %s (`%s`), %s: `%s`\n", dateOf(v), v, r.Measured, r.Command)
+		}
+	}
+	return nil
+}
+
+// cellOf is one case's native / stock / patched statuses in a record.
+func cellOf(rec upstream.Record, file, c string) string {
+	if rec.Result == nil {
+		return "not run"
+	}
+	for _, row := range rec.Result.Rows {
+		if filepath.Base(row.Patch) != file || row.Case != c {
+			continue
+		}
+		var s []string
+		for _, place := range []string{"native", "stock", "patched"} {
+			st := string(row.Results[place].Status)
+			if st == "" {
+				st = "—"
+			}
+			s = append(s, st)
+		}
+		cell := strings.Join(s, " / ")
+		if len(row.Problems) > 0 {
+			cell += " ✗"
+		}
+		return cell
+	}
+	return "not run"
+}
+
+// dateOf is the commit date of a pseudo-version, or the version itself.
+func dateOf(version string) string {
+	t, err := module.PseudoVersionTime(version)
+	if err != nil {
+		return version
+	}
+	return t.UTC().Format("2006-01-02")
+}
