@@ -76,12 +76,15 @@ func (f *UpstreamForm) derivedFrom(id string) []string {
 // is: it is ours to send, and on every required snapshot a recorded run
 // has each of its cases pass natively and on patched runsc, fail on stock
 // where the snapshot has the bug, with no part of the fix missing from
-// the snapshot form.
+// the snapshot form, and that form is generated from the patch.
 func (f *UpstreamForm) notReady(p *upstream.Patch) []string {
 	if !p.Send {
 		return []string{"not ours to send: " + p.WhyNotSent}
 	}
 	var why []string
+	if !p.SnapshotDerived {
+		why = append(why, "the patched runsc runs the snapshot form ("+strings.Join(p.DerivedFrom, ", ")+"), which is not generated from this patch: the gtests prove that form, and this patch's own code has only its Go unit tests")
+	}
 	for _, v := range f.Required {
 		rec, ok := f.Records[v.Version]
 		if !ok {
@@ -126,8 +129,8 @@ func (f *UpstreamForm) render(w io.Writer) error {
 	for _, v := range f.Required {
 		req = append(req, v.Date())
 	}
-	fmt.Fprintf(w, "when it is ours to send and, on %s, every case passes natively and on patched runsc and\n", strings.Join(req, " and "))
-	fmt.Fprintln(w, "fails on stock where the snapshot has the bug. That `git apply --check` passes on the master commit")
+	fmt.Fprintf(w, "when it is ours to send, its snapshot form is generated from it, and, on %s, every case passes\n", strings.Join(req, " and "))
+	fmt.Fprintln(w, "natively and on patched runsc and fails on stock where the snapshot has the bug. That `git apply --check` passes on the master commit")
 	fmt.Fprintln(w, "is checked in a master checkout, which CI does not have; this page does not check it.")
 	versions := make([]string, 0, len(f.Records))
 	for v := range f.Records {

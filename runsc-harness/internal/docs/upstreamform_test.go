@@ -22,7 +22,7 @@ func TestUpstreamReadiness(t *testing.T) {
 		t.Fatal(err)
 	}
 	manifest := `{"master": "3c5eee17dc45659fb86843531074f38e78e0cc35", "master_date": "2026-08-21",
-	  "patches": [{"file": "0001-a.patch", "send": true, "derived_from": ["0003"], "cases": {"S.A": {"bug": "0003"}, "S.Guard": {}}}]}`
+	  "patches": [{"file": "0001-a.patch", "send": true, "snapshot_derived": true, "derived_from": ["0003"], "cases": {"S.A": {"bug": "0003"}, "S.Guard": {}}}]}`
 	if err := os.WriteFile(filepath.Join(dir, upstream.ManifestFile), []byte(manifest), 0o644); err != nil {
 		t.Fatal(err)
 	}
@@ -51,10 +51,12 @@ func TestUpstreamReadiness(t *testing.T) {
 		{"a problem", true, map[string]upstream.Record{v1.Version: good(v1.Version, "stock: pass, want fail"), v2.Version: good(v2.Version)}, "", "S.A on 2026-05-18: stock: pass, want fail"},
 		{"snapshot form lacks part", true, map[string]upstream.Record{v1.Version: good(v1.Version), v2.Version: good(v2.Version)}, "the size reset", "lacks part of the fix (the size reset)"},
 		{"not ours", false, map[string]upstream.Record{v1.Version: good(v1.Version), v2.Version: good(v2.Version)}, "", "not ours to send"},
+		{"snapshot form not derived", true, map[string]upstream.Record{v1.Version: good(v1.Version), v2.Version: good(v2.Version)}, "", "not generated from this patch"},
 		{"ready", true, map[string]upstream.Record{v1.Version: good(v1.Version), v2.Version: good(v2.Version)}, "", ""},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			man.Patches[0].Send = tc.send
+			man.Patches[0].SnapshotDerived = tc.name != "snapshot form not derived"
 			for _, r := range tc.records {
 				r.Result.Rows[0].PatchedLacks = tc.lacks
 			}

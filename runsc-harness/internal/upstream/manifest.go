@@ -43,6 +43,11 @@ type Patch struct {
 	// DerivedFrom names the patches of the snapshot series (series.json)
 	// that carry the same change for the Go-module snapshots.
 	DerivedFrom []string `json:"derived_from"`
+	// SnapshotDerived says that the snapshot form named by DerivedFrom is
+	// generated from this patch, so that the patched runsc runs this
+	// patch's own code. Until it is, a gtest that passes on patched runsc
+	// proves the snapshot form, not this patch.
+	SnapshotDerived bool `json:"snapshot_derived,omitempty"`
 	// Cases maps each test case the patch adds ("Suite.Name") to what is
 	// expected of it.
 	Cases map[string]Case `json:"cases"`
