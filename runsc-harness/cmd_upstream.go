@@ -64,49 +64,17 @@ func runUpstream(ctx context.Context, args []string) error {
 	if *timeout <= 0 {
 		return cliflag.Usagef("--timeout: must be positive")
 	}
-	if err := upstream.CheckToolchain("/usr/include"); err != nil {
-		return err
-	}
 	ser, _, err := sf.Load()
 	if err != nil {
 		return err
 	}
-	cwd, err := os.Getwd()
+	root, err := guests.RepoRoot(".")
 	if err != nil {
 		return err
 	}
-	root, err := guests.RepoRoot(cwd)
-	if err != nil {
-		return err
-	}
-	man, err := upstream.LoadManifest(filepath.Join(root, "patches", "upstream"))
-	if err != nil {
-		return err
-	}
-	runscs, err := harness.BuildVersion(ctx, *gv, ser, sf.SetList(), *cache, os.Stderr)
-	if err != nil {
-		return err
-	}
-	dir := *work
-	if dir == "" {
-		if dir, err = os.MkdirTemp("", "upstream-verify-"); err != nil {
-			return err
-		}
-		defer os.RemoveAll(dir)
-	} else if err := os.MkdirAll(dir, 0o755); err != nil {
-		return err
-	}
-	places := []upstream.Place{{Name: "native"}}
-	version := ""
-	for _, r := range runscs {
-		places = append(places, upstream.Place{Name: string(r.Kind), Runsc: r.Path, Platform: *platform})
-	}
-	if v, err := harness.ResolveVersion(ctx, *gv, nil); err == nil {
-		version = v.Version
-	}
-	res, err := upstream.Verify(ctx, upstream.Options{
-		Manifest: man, Series: ser, Version: version, Layer: filepath.Join(root, "syscalltests", "gvisortest"),
-		Places: places, Timeout: *timeout, WorkDir: dir, Log: os.Stderr,
+	res, err := harness.VerifyUpstream(ctx, harness.UpstreamOptions{
+		Spec: *gv, Series: ser, Sets: sf.SetList(), Cache: *cache, Platform: *platform,
+		Timeout: *timeout, WorkDir: *work, RepoRoot: root, Log: os.Stderr,
 	})
 	if err != nil {
 		return err
