@@ -27,11 +27,12 @@ func runBuild(ctx context.Context, args []string) error {
 	cache := fs.String("cache", build.DefaultCacheDir(), "build cache directory ($RESTARTSYS_CACHE)")
 	skipTests := fs.Bool("skip-tests", false, "do not run the Go tests of the patched gVisor packages")
 	jsonOut := fs.Bool("json", false, "print the result as JSON")
+	shim := fs.Bool("shim", true, "also build gVisor's containerd shim, "+build.ShimName+", from the same snapshot (cached; --out gets it too)")
 	noBoot := fs.Bool("no-boot-check", false, "do not boot the new binaries (where runsc cannot run: not root, say); they are cached as not booted, and every command that runs one boots it first")
 	var sf cliflag.Series
 	sf.Register(fs)
 	fs.Usage = func() {
-		fmt.Fprintf(fs.Output(), "usage: runsc-harness build [--gvisor V] [--out DIR] [--sets core,parity] [--skip-tests] [--json]\n\n")
+		fmt.Fprintf(fs.Output(), "usage: runsc-harness build [--gvisor V] [--out DIR] [--sets core,parity] [--shim=false] [--skip-tests] [--json]\n\n")
 		fs.PrintDefaults()
 	}
 	if err := parseFlags(fs, args); err != nil {
@@ -72,6 +73,11 @@ func runBuild(ctx context.Context, args []string) error {
 	if err != nil {
 		return err
 	}
+	if *shim {
+		if res.Shim, err = build.BuildShim(ctx, build.ShimOptions{Version: v.Version, CacheDir: *cache, Progress: os.Stderr}); err != nil {
+			return err
+		}
+	}
 	if *out != "" {
 		if err := res.InstallTo(*out); err != nil {
 			return err
@@ -85,12 +91,15 @@ func runBuild(ctx context.Context, args []string) error {
 	for _, a := range []struct {
 		label string
 		art   build.Artifact
-	}{{"stock", res.Stock}, {"patched", res.Patched}} {
+		ver   func(context.Context, string) string
+	}{{"stock", res.Stock, build.RunscVersion}, {"patched", res.Patched, build.RunscVersion}, {"shim", res.Shim, build.ShimVersion}} {
 		cached := ""
 		if a.art.Cached {
 			cached = " (cached)"
 		}
-		fmt.Printf("%-8s %s%s\n         %s\n", a.label, a.art.Path, cached, build.RunscVersion(ctx, a.art.Path))
+		if a.art.Path != "" {
+			fmt.Printf("%-8s %s%s\n         %s\n", a.label, a.art.Path, cached, a.ver(ctx, a.art.Path))
+		}
 	}
 	return nil
 }

@@ -110,6 +110,9 @@ type Result struct {
 	Stock Artifact `json:"stock"`
 	// Patched is runsc built with the series applied.
 	Patched Artifact `json:"patched"`
+	// Shim is gVisor's containerd shim of the same snapshot (BuildShim),
+	// when the caller built it; InstallTo installs it too.
+	Shim Artifact `json:"shim,omitempty"`
 
 	// pending, with Options.DeferTests, waits for the patched packages'
 	// tests and then caches the patched runsc (Finish).
@@ -832,13 +835,17 @@ func RunscVersion(ctx context.Context, path string) string {
 	return line
 }
 
-// InstallTo copies both binaries into dir as runsc-stock and runsc-patched
-// (Install: atomically) and points the result's paths at the copies.
+// InstallTo copies both binaries into dir as runsc-stock and runsc-patched,
+// and the shim, if built, as containerd-shim-runsc-v1 (Install:
+// atomically), and points the result's paths at the copies.
 func (r *Result) InstallTo(dir string) error {
 	for _, a := range []struct {
 		art  *Artifact
 		name string
-	}{{&r.Stock, "runsc-stock"}, {&r.Patched, "runsc-patched"}} {
+	}{{&r.Stock, "runsc-stock"}, {&r.Patched, "runsc-patched"}, {&r.Shim, ShimName}} {
+		if a.art.Path == "" {
+			continue // no shim built
+		}
 		dst, err := filepath.Abs(filepath.Join(dir, a.name))
 		if err != nil {
 			return err
