@@ -7,11 +7,11 @@ import (
 	"fmt"
 	"os"
 	"strings"
-	"time"
 
 	"github.com/restartsys/restartsys/runsc-harness/internal/build"
 	"github.com/restartsys/restartsys/runsc-harness/internal/cliflag"
 	"github.com/restartsys/restartsys/runsc-harness/internal/e2e"
+	"github.com/restartsys/restartsys/runsc-harness/internal/e2e/docker"
 	"github.com/restartsys/restartsys/runsc-harness/internal/harness"
 	"github.com/restartsys/restartsys/runsc-harness/internal/sandbox"
 )
@@ -19,51 +19,41 @@ import (
 func init() {
 	register(&command{
 		name:     "e2e",
-		synopsis: "end to end with real runc inside runsc: e2e runc (sequential runc run / runc exec under a SIGURG storm)",
+		synopsis: "end to end under a SIGURG storm: e2e runc (runc inside runsc), e2e docker (docker exec in Docker-in-Docker), e2e containerd (ctr via the runsc shim)",
 		run:      runE2E,
-		helpArgs: []string{"runc", "--help"},
 	})
 }
 
-// e2eConfig is what `e2e runc` was asked to do: the runsc to build or
-// take (run) and the suite's options (suite; its binaries, version label,
-// cache and directories come from run).
+// e2eConfig is what `e2e CLIENT` was asked to do: the runsc to build or
+// take (run), the suite's options (suite: binaries, version, cache and
+// directories come from run), noVerdict (exit 0 whatever the counts) and
+// label (--runsc given: --gvisor only names their version).
 type e2eConfig struct {
-	run   runConfig
-	suite e2e.SuiteOptions
-	// noVerdict exits 0 whatever the counts.
-	noVerdict bool
-	// label is set when --runsc binaries are given: --gvisor then only
-	// names their version in the report.
-	label bool
+	client           string
+	run              runConfig
+	suite            e2e.SuiteOptions
+	noVerdict, label bool
 }
 
 func parseE2EFlags(args []string) (*e2eConfig, error) {
 	if len(args) > 0 && strings.HasPrefix(args[0], "-") {
-		args = append([]string{"runc"}, args...) // runc is the only client so far
+		args = append([]string{"runc"}, args...) // runc is the default client
 	}
-	if len(args) == 0 || args[0] != "runc" {
-		return nil, cliflag.Usagef(`want "e2e runc [flags]" (runc is the only end-to-end client so far)`)
+	if len(args) == 0 || e2e.CheckClient(args[0], nil) != nil {
+		return nil, cliflag.Usagef(`want "e2e runc|docker|containerd [flags]"`)
 	}
-	fs := flag.NewFlagSet("e2e runc", flag.ContinueOnError)
-	c := &e2eConfig{}
+	c := &e2eConfig{client: args[0]}
+	fs := flag.NewFlagSet("e2e "+c.client, flag.ContinueOnError)
 	fs.StringVar(&c.run.gvisor, "gvisor", defaultGVisor, "gVisor version to build stock and patched runsc for: a module version, a date (YYYY-MM-DD) or latest; with --runsc it only labels the report")
 	fs.Var((*cliflag.Runscs)(&c.run.Runscs), "runsc", "NAME=PATH of a runsc binary, NAME starting with stock or patched (instead of --gvisor); repeat for several")
-	fs.StringVar(&c.run.cache, "cache", build.DefaultCacheDir(), "build cache directory, for runsc and runc ($RESTARTSYS_CACHE)")
-	fs.StringVar(&c.run.Out, "out", "", "output directory (default out/e2e-TIMESTAMP under the repository)")
+	fs.StringVar(&c.run.cache, "cache", build.DefaultCacheDir(), "build cache directory, for runsc, runc and the shim ($RESTARTSYS_CACHE)")
+	fs.StringVar(&c.run.Out, "out", "", "output directory (default out/e2e[-CLIENT]-TIMESTAMP under the repository)")
 	fs.StringVar(&c.run.State, "state", "", "private runsc state base directory (default: a fresh temporary one)")
-	fs.StringVar(&c.suite.RuncVersion, "runc-version", e2e.DefaultRuncVersion, "runc module version to build (github.com/opencontainers/runc)")
-	fs.StringVar(&c.suite.Platform, "platform", "systrap", "runsc platform: systrap or ptrace")
-	fs.IntVar(&c.suite.Runs, "runs", 50, "sequential runc run per mode")
-	fs.IntVar(&c.suite.Execs, "execs", 50, "sequential runc exec -d per mode (into one runc run -d container)")
-	modes := fs.String("modes", "plain,storm,asyncpreemptoff", "modes, comma-separated: plain (no storm), storm (SIGURG to every runc thread), asyncpreemptoff (no storm, GODEBUG=asyncpreemptoff=1)")
-	fs.DurationVar(&c.suite.StormInterval, "storm-interval", 200*time.Microsecond, "SIGURG storm period")
-	fs.DurationVar(&c.suite.OpTimeout, "op-timeout", 30*time.Second, "deadline of one runc command inside the sandbox")
-	fs.DurationVar(&c.suite.Timeout, "timeout", 0, "deadline of each sandbox (default: 1m + 3s per operation)")
+	modes := c.suite.Register(fs, c.client)
 	fs.BoolVar(&c.noVerdict, "no-verdict", false, "exit 0 whatever the counts (only fail when the runs could not be made)")
 	c.run.sets.Register(fs)
 	fs.Usage = func() {
-		fmt.Fprintf(fs.Output(), "usage: runsc-harness e2e runc [flags]\n\n")
+		fmt.Fprint(fs.Output(), e2e.ClientUsage(c.client)+"\nflags:\n")
 		fs.PrintDefaults()
 	}
 	if err := parseFlags(fs, args[1:]); err != nil {
@@ -80,7 +70,10 @@ func parseE2EFlags(args []string) (*e2eConfig, error) {
 		}
 	}
 	var err error
-	if c.suite.Modes, err = e2e.ParseModes(*modes); err != nil {
+	if c.suite.Modes, err = e2e.ParseModes(*modes); err == nil {
+		err = e2e.CheckClient(c.client, c.suite.Modes)
+	}
+	if err != nil {
 		return nil, err
 	}
 	if c.suite.Runs < 0 || c.suite.Execs < 0 || c.suite.Runs+c.suite.Execs == 0 {
@@ -89,29 +82,27 @@ func parseE2EFlags(args []string) (*e2eConfig, error) {
 	if _, err := platformVariant(c.suite.Platform); err != nil {
 		return nil, err
 	}
-	if len(c.run.Runscs) == 0 && c.run.gvisor == "" {
-		return nil, errors.New("no --gvisor V or --runsc NAME=PATH given")
+	if c.run.gvisor == "" && (len(c.run.Runscs) == 0 || c.client == e2e.ClientContainerd) {
+		return nil, errors.New("no --gvisor V given (e2e containerd builds the shim from it) or no --runsc NAME=PATH")
 	}
 	if c.run.gvisor != "" {
 		if err := checkGVisorSpec("gvisor", c.run.gvisor, false); err != nil {
 			return nil, err
 		}
 	}
-	if _, _, err := c.run.sets.Load(); err != nil {
-		return nil, err
-	}
-	return c, nil
+	_, _, err = c.run.sets.Load()
+	return c, err
 }
 
 func runE2E(ctx context.Context, args []string) error {
 	c, err := parseE2EFlags(args)
-	if err != nil {
-		if errors.Is(err, errHelp) || errors.As(err, new(cliflag.UsageError)) {
-			return err
-		}
-		return cliflag.UsageError{Err: err}
+	if err != nil && !errors.Is(err, errHelp) && !errors.As(err, new(cliflag.UsageError)) {
+		err = cliflag.UsageError{Err: err}
 	}
-	d, err := e2eRunc(ctx, c)
+	if err != nil {
+		return err
+	}
+	d, err := e2eRun(ctx, c)
 	if err != nil {
 		return err
 	}
@@ -126,13 +117,14 @@ func runE2E(ctx context.Context, args []string) error {
 	return nil
 }
 
-// e2eRunc builds (or takes) the runsc binaries and runs the suite of
-// internal/e2e under each.
-func e2eRunc(ctx context.Context, c *e2eConfig) (*e2e.Document, error) {
+// e2eRun builds (or takes) the runsc binaries and runs the client's suite
+// under each: internal/e2e for runc, internal/e2e/docker for docker and
+// containerd.
+func e2eRun(ctx context.Context, c *e2eConfig) (*e2e.Document, error) {
 	if err := sandbox.CheckRoot(); err != nil {
 		return nil, err
 	}
-	gv := ""
+	o := c.suite
 	if c.run.gvisor != "" {
 		if !c.label {
 			if err := addBuiltRunsc(ctx, &c.run); err != nil {
@@ -143,9 +135,16 @@ func e2eRunc(ctx context.Context, c *e2eConfig) (*e2e.Document, error) {
 		if err != nil {
 			return nil, err
 		}
-		gv = v.Version
+		ser, _, _ := c.run.sets.Load()
+		o.GVisor, o.Affected = v.Version, docker.AffectedOps(ser, v.Version)
 	}
-	o := c.suite
-	o.GVisor, o.Runscs, o.Cache, o.Out, o.State, o.Log = gv, c.run.Runscs, c.run.cache, c.run.Out, c.run.State, os.Stderr
+	o.Runscs, o.Cache, o.Out, o.State, o.Log = c.run.Runscs, c.run.cache, c.run.Out, c.run.State, os.Stderr
+	switch c.client {
+	case e2e.ClientDocker:
+		return docker.Suite(ctx, o)
+	case e2e.ClientContainerd:
+		return docker.Containerd(ctx, o)
+	}
+	o.Affected = nil // e2e runc: stock must fail something under the storm
 	return e2e.Suite(ctx, o)
 }

@@ -2,6 +2,7 @@ package main
 
 import (
 	"context"
+	"fmt"
 	"os"
 	"path/filepath"
 	"strings"
@@ -10,6 +11,7 @@ import (
 
 	"github.com/restartsys/restartsys/runsc-harness/internal/build"
 	"github.com/restartsys/restartsys/runsc-harness/internal/e2e"
+	"github.com/restartsys/restartsys/runsc-harness/internal/e2e/docker"
 	"github.com/restartsys/restartsys/runsc-harness/internal/harness"
 	"github.com/restartsys/restartsys/runsc-harness/internal/report"
 	"github.com/restartsys/restartsys/runsc-harness/internal/sandbox"
@@ -58,7 +60,7 @@ func TestE2ERuncStorm(t *testing.T) {
 	}
 	ctx, cancel := context.WithTimeout(context.Background(), 12*time.Minute)
 	defer cancel()
-	doc, err := e2eRunc(ctx, c)
+	doc, err := e2eRun(ctx, c)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -125,9 +127,21 @@ func TestParseE2EFlags(t *testing.T) {
 	if err != nil || c.run.gvisor != "2026-05-18" || !c.label {
 		t.Errorf("--runsc --gvisor: %+v, %v", c, err)
 	}
+	// Each client has its defaults: docker execs under plain and storm;
+	// containerd needs --gvisor (its shim is built from that snapshot).
+	c, err = parseE2EFlags([]string{"docker", "--execs", "20"})
+	if err != nil || c.client != "docker" || c.suite.Execs != 20 || c.suite.Runs != 0 || len(c.suite.Modes) != 2 {
+		t.Errorf("docker: %+v, %v", c, err)
+	}
+	c, err = parseE2EFlags([]string{"containerd"})
+	if err != nil || c.client != "containerd" || c.suite.Execs == 0 || len(c.suite.Modes) != 1 {
+		t.Errorf("containerd: %+v, %v", c, err)
+	}
 	for _, bad := range [][]string{
 		{},
-		{"docker"},
+		{"podman"},
+		{"docker", "--modes", "asyncpreemptoff"},
+		{"containerd", "--runsc", "patched=/bin/true"},
 		{"runc", "--modes", "hurricane"},
 		{"runc", "--runs", "0", "--execs", "0"},
 		{"runc", "--platform", "kvm9"},
@@ -136,5 +150,67 @@ func TestParseE2EFlags(t *testing.T) {
 		if _, err := parseE2EFlags(bad); err == nil {
 			t.Errorf("parseE2EFlags(%q) accepted", bad)
 		}
+	}
+}
+
+// e2eDockerCITimes is the number of docker exec per runsc the CI test
+// makes under the storm: stock fails nearly all of them on 2026-05-18.
+// `runsc-harness e2e docker --execs 500 --modes storm` is the large run.
+const e2eDockerCITimes = 20
+
+// TestE2EDockerStorm runs the field's topology: a host dockerd with stock
+// and patched runsc of gVisor 2026-05-18 as runtimes, a Docker-in-Docker
+// container under each, and sequential docker exec inside under a SIGURG
+// storm on runc's threads. Stock must fail with the field error, and
+// dockerd must log it; patched must not fail at all.
+func TestE2EDockerStorm(t *testing.T) {
+	if testing.Short() {
+		t.Skip("starts dockerd and runs Docker-in-Docker under runsc")
+	}
+	if err := sandbox.CheckRoot(); err != nil {
+		t.Fatal(err) // CI runs as root: this test must not skip there
+	}
+	if err := docker.CheckHost(); err != nil {
+		t.Fatal(err)
+	}
+	stock, patched := testrunsc.Stock(t), testrunsc.Patched(t)
+	out := t.TempDir()
+	c, err := parseE2EFlags([]string{"docker", "--modes", "storm", "--execs", fmt.Sprint(e2eDockerCITimes),
+		"--runsc", "stock=" + stock, "--runsc", "patched=" + patched, "--gvisor", testrunsc.Version, "--out", out})
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 15*time.Minute)
+	defer cancel()
+	doc, err := e2eRun(ctx, c)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var table strings.Builder
+	e2e.WriteTable(&table, doc)
+	t.Log(table.String())
+	for _, name := range []string{"e2e.json", "e2e.md", "e2e-junit.xml"} {
+		if _, err := os.Stat(filepath.Join(out, name)); err != nil {
+			t.Errorf("report %s: %v", name, err)
+		}
+	}
+	if len(doc.Results) != 2 {
+		t.Fatalf("%d results, want 2 (stock, patched)", len(doc.Results))
+	}
+	for _, r := range doc.Results {
+		s := r.Stat(e2e.OpExec, e2e.ModeStorm)
+		switch {
+		case r.Failure != "":
+			t.Errorf("%s: %s", r.Name, r.Failure)
+		case s == nil || s.Runs != e2eDockerCITimes || s.Setup != "":
+			t.Errorf("%s: docker exec under the storm: got %+v, want %d execs", r.Name, s, e2eDockerCITimes)
+		case r.Kind == report.Stock && (s.DaemonLines == 0 || !strings.Contains(s.DaemonSample, e2e.FieldError)):
+			t.Errorf("stock: %d of %d docker exec failed, dockerd logged the field message %d times; errors: %v", s.Failures, s.Runs, s.DaemonLines, s.Errors)
+		case r.Kind == report.Patched && s.Failures != 0:
+			t.Errorf("patched: %d of %d docker exec failed: %v", s.Failures, s.Runs, s.Errors)
+		}
+	}
+	if p := doc.Problems(); len(p) > 0 {
+		t.Errorf("problems: %q", p)
 	}
 }

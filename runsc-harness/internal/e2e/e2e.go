@@ -88,6 +88,11 @@ type Stat struct {
 	MaxMS   int64   `json:"max_ms"`
 	// Signals is how many SIGURGs the storm sent during these runs.
 	Signals int64 `json:"signals,omitempty"`
+	// DaemonLines counts the lines of the daemon's log (dockerd's, for
+	// docker) written during these runs that carry FieldError;
+	// DaemonSample is the first of them (truncated).
+	DaemonLines  int    `json:"daemon_field_lines,omitempty"`
+	DaemonSample string `json:"daemon_sample,omitempty"`
 	// Setup is set when the mode could not be set up (for exec: the
 	// long-lived container did not start); Runs is 0 then.
 	Setup string `json:"setup,omitempty"`

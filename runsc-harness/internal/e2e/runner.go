@@ -61,6 +61,9 @@ type Result struct {
 	DurationMS int64 `json:"duration_ms"`
 	// LogDir holds the sandbox's stdout, stderr and runsc logs.
 	LogDir string `json:"log_dir"`
+	// RunscVersion is what the runsc binary says for --version, where
+	// the client recorded it.
+	RunscVersion string `json:"runsc_version,omitempty"`
 }
 
 // Stat returns the stat of op in mode, or nil.

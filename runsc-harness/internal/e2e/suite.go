@@ -31,6 +31,9 @@ type SuiteOptions struct {
 	// StormInterval is the SIGURG storm period; OpTimeout bounds one runc
 	// command and Timeout each sandbox (0: 1m + 3s per operation).
 	StormInterval, OpTimeout, Timeout time.Duration
+	// Affected, for the docker client, says per operation whether the
+	// series map has stock runsc of GVisor affected (Document.Affected).
+	Affected map[Op]bool
 	// Log receives progress; nil discards.
 	Log io.Writer
 }

@@ -21,9 +21,7 @@ import (
 	"fmt"
 	"os"
 	"os/exec"
-	"strconv"
 	"strings"
-	"sync/atomic"
 	"syscall"
 	"time"
 
@@ -158,41 +156,6 @@ func setup(c config) error {
 	return os.MkdirAll(c.root, 0o700)
 }
 
-// storm sends SIGURG to every thread of every process whose comm starts
-// with "runc" every interval until stop is closed; it returns the count.
-func storm(interval time.Duration, stop <-chan struct{}, sent *atomic.Int64) {
-	self := os.Getpid()
-	for {
-		select {
-		case <-stop:
-			return
-		default:
-		}
-		ents, _ := os.ReadDir("/proc")
-		for _, e := range ents {
-			pid, err := strconv.Atoi(e.Name())
-			if err != nil || pid == self || pid == 1 {
-				continue
-			}
-			comm, err := os.ReadFile("/proc/" + e.Name() + "/comm")
-			if err != nil || !bytes.HasPrefix(comm, []byte("runc")) {
-				continue
-			}
-			tasks, _ := os.ReadDir("/proc/" + e.Name() + "/task")
-			for _, t := range tasks {
-				tid, err := strconv.Atoi(t.Name())
-				if err != nil {
-					continue
-				}
-				if unix.Tgkill(pid, tid, unix.SIGURG) == nil {
-					sent.Add(1)
-				}
-			}
-		}
-		time.Sleep(interval)
-	}
-}
-
 // runcCmd runs runc with args under the op deadline, with stdin from
 // /dev/null and stdout and stderr in files (a detached process keeps them
 // open, so pipes would not see EOF). It returns the error message ("" on
@@ -262,39 +225,10 @@ func (c config) cleanup(id string) {
 	_ = cmd.Run()
 }
 
-type stormCtl struct {
-	stop chan struct{}
-	done chan struct{}
-	sent atomic.Int64
-}
-
-func (c config) startStorm(m e2e.Mode) *stormCtl {
-	s := &stormCtl{stop: make(chan struct{}), done: make(chan struct{})}
-	if m != e2e.ModeStorm {
-		close(s.done)
-		return s
-	}
-	go func() {
-		defer close(s.done)
-		storm(c.interval, s.stop, &s.sent)
-	}()
-	return s
-}
-
-func (s *stormCtl) end() int64 {
-	select {
-	case <-s.stop:
-	default:
-		close(s.stop)
-	}
-	<-s.done
-	return s.sent.Load()
-}
-
 func (c config) runOps(m e2e.Mode) e2e.Stat {
 	st := e2e.Stat{Op: e2e.OpRun, Mode: m, Errors: map[string]int{}, Samples: map[string]string{}}
 	var ms []int64
-	s := c.startStorm(m)
+	s := e2e.StartStorm(m == e2e.ModeStorm, c.interval)
 	for i := 0; i < c.runs; i++ {
 		id := fmt.Sprintf("run-%s-%d", m, i)
 		msg, raw, d := c.runcCmd(m, id, "run", "--no-new-keyring", "--bundle", c.runBundle, id)
@@ -303,7 +237,7 @@ func (c config) runOps(m e2e.Mode) e2e.Stat {
 		c.cleanup(id)
 		progress(st, i)
 	}
-	st.Signals = s.end()
+	st.Signals = s.End()
 	st.Summarise(ms)
 	return st
 }
@@ -329,14 +263,14 @@ func (c config) execOps(m e2e.Mode) e2e.Stat {
 		return st
 	}
 	var ms []int64
-	s := c.startStorm(m)
+	s := e2e.StartStorm(m == e2e.ModeStorm, c.interval)
 	for i := 0; i < c.execs; i++ {
 		msg, raw, d := c.runcCmd(m, id, "exec", "-d", id, "/guest", "true")
 		record(&st, msg, raw)
 		ms = append(ms, d.Milliseconds())
 		progress(st, i)
 	}
-	st.Signals = s.end()
+	st.Signals = s.End()
 	st.Summarise(ms)
 	return st
 }

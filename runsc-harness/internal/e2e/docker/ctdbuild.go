@@ -1,0 +1,121 @@
+package docker
+
+import (
+	"bufio"
+	"bytes"
+	"context"
+	"encoding/json"
+	"fmt"
+	"io"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"time"
+
+	"github.com/restartsys/restartsys/runsc-harness/internal/fscopy"
+)
+
+// ContainerdModule is the Go module of containerd 2.x.
+const ContainerdModule = "github.com/containerd/containerd/v2"
+
+// ContainerdBuild is a containerd and its ctr.
+type ContainerdBuild struct {
+	// Containerd and Ctr are the binaries; Dir holds both.
+	Containerd, Ctr, Dir string
+	// Version is the module version ("" for Debian's).
+	Version string
+}
+
+// DebianContainerd is Debian's containerd (1.6.20 on Debian 12).
+var DebianContainerd = ContainerdBuild{Containerd: ContainerdBin, Ctr: Ctr, Dir: filepath.Dir(ContainerdBin)}
+
+// ShimContainerdVersion returns the containerd 2.x module version the
+// shim of the gVisor module in modDir links ("" if it links containerd
+// 1.x). Shims built with containerd 2's shim library answer containerd's
+// start with bootstrap JSON ({"version":2,"address":...}), which
+// containerd 1.6 cannot parse (it dials the JSON as a socket path:
+// "connect: invalid argument"); they need a containerd at least that new.
+func ShimContainerdVersion(modDir string) (string, error) {
+	f, err := os.Open(filepath.Join(modDir, "go.mod"))
+	if err != nil {
+		return "", err
+	}
+	defer f.Close()
+	sc := bufio.NewScanner(f)
+	for sc.Scan() {
+		fields := strings.Fields(sc.Text())
+		if len(fields) >= 2 && fields[0] == ContainerdModule {
+			return fields[1], nil
+		}
+		if len(fields) >= 3 && fields[0] == "require" && fields[1] == ContainerdModule {
+			return fields[2], nil
+		}
+	}
+	return "", sc.Err()
+}
+
+// BuildContainerd builds containerd and ctr of module version version
+// (static, no cgo; btrfs, devmapper and zfs left out) from a copy of the
+// module without vendor/, into cacheDir/containerd/VERSION-GOVERSION/, or
+// returns the cached ones. Progress goes to log. The caller serialises
+// CPU-heavy builds.
+func BuildContainerd(ctx context.Context, version, cacheDir string, log io.Writer) (*ContainerdBuild, error) {
+	gover, err := goEnv(ctx, "GOVERSION")
+	if err != nil {
+		return nil, err
+	}
+	dir := filepath.Join(cacheDir, "containerd", version+"-"+gover)
+	b := &ContainerdBuild{Containerd: filepath.Join(dir, "containerd"), Ctr: filepath.Join(dir, "ctr"), Dir: dir, Version: version}
+	if _, err := os.Stat(b.Ctr); err == nil {
+		return b, nil
+	}
+	start := time.Now()
+	fmt.Fprintf(log, "containerd %s: downloading %s@%s\n", version, ContainerdModule, version)
+	dl := exec.CommandContext(ctx, "go", "mod", "download", "-json", ContainerdModule+"@"+version)
+	dl.Dir, dl.Env = os.TempDir(), append(os.Environ(), "GOFLAGS=-mod=mod", "GOWORK=off")
+	js, err := dl.Output()
+	var mod struct{ Dir, Error string }
+	if jerr := json.Unmarshal(js, &mod); jerr != nil || mod.Dir == "" {
+		return nil, fmt.Errorf("go mod download %s@%s: %v %s %s", ContainerdModule, version, err, mod.Error, js)
+	}
+	if err := os.MkdirAll(filepath.Dir(dir), 0o755); err != nil {
+		return nil, err
+	}
+	work, err := os.MkdirTemp(filepath.Dir(dir), version+".tmp-")
+	if err != nil {
+		return nil, err
+	}
+	defer os.RemoveAll(work)
+	src := filepath.Join(work, "src")
+	if err := fscopy.Tree(mod.Dir, src); err != nil {
+		return nil, fmt.Errorf("copying containerd's source: %w", err)
+	}
+	if err := os.RemoveAll(filepath.Join(src, "vendor")); err != nil {
+		return nil, err
+	}
+	fmt.Fprintf(log, "containerd %s: building containerd and ctr\n", version)
+	out := filepath.Join(work, "bin")
+	cmd := exec.CommandContext(ctx, "go", "build", "-trimpath", "-tags", "no_btrfs no_devmapper no_zfs",
+		"-ldflags", "-X "+ContainerdModule+"/version.Version="+version, "-o", out+"/", "./cmd/containerd", "./cmd/ctr")
+	cmd.Dir = src
+	cmd.Env = append(os.Environ(), "CGO_ENABLED=0", "GOFLAGS=-mod=mod", "GOWORK=off")
+	cmd.WaitDelay = 5 * time.Second
+	if msg, err := cmd.CombinedOutput(); err != nil {
+		return nil, fmt.Errorf("building containerd %s: %w\n%s", version, err, tail(string(msg), 3000))
+	}
+	os.RemoveAll(dir) // a stale, partial entry
+	if err := os.Rename(out, dir); err != nil {
+		return nil, err
+	}
+	fmt.Fprintf(log, "containerd %s: built in %v: %s\n", version, time.Since(start).Round(time.Second), dir)
+	return b, nil
+}
+
+func goEnv(ctx context.Context, name string) (string, error) {
+	out, err := exec.CommandContext(ctx, "go", "env", name).Output()
+	if err != nil {
+		return "", fmt.Errorf("go env %s: %w", name, err)
+	}
+	return string(bytes.TrimSpace(out)), nil
+}
