@@ -3,6 +3,8 @@ package main
 import (
 	"strings"
 	"testing"
+
+	"github.com/restartsys/restartsys/runsc-harness/internal/cliflag"
 )
 
 // TestCLIContract drives every command through the command-line contract:
@@ -32,7 +34,7 @@ func TestCLIContract(t *testing.T) {
 		t.Fatalf("the table covers %d commands, the harness has %d: add the new one", len(cases), len(commands))
 	}
 	for name, calls := range cases {
-		helpArgs := helpArgs(name)
+		helpArgs := cliflag.HelpArgsOf(commands, name)
 		t.Run(name, func(t *testing.T) {
 			for _, args := range [][]string{helpArgs, {"help", name}} {
 				if args[0] != "help" {

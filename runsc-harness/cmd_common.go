@@ -25,8 +25,12 @@ func platformVariant(platform string) (sandbox.Variant, error) {
 }
 
 // checkGVisorSpec rejects, before anything is listed or downloaded, a bad
-// --NAME value (gvisor.CheckSpecs): a usage error.
+// --NAME value (gvisor.CheckSpecs): a usage error. An empty spec (no
+// version asked for) passes.
 func checkGVisorSpec(flagName, spec string, allowMany bool) error {
+	if spec == "" {
+		return nil
+	}
 	if err := gvisor.CheckSpecs(spec, allowMany); err != nil {
 		return cliflag.Usagef("--%s: %v", flagName, err)
 	}

@@ -2,7 +2,6 @@ package main
 
 import (
 	"context"
-	"errors"
 	"flag"
 	"fmt"
 	"strings"
@@ -68,15 +67,13 @@ func parseRunFlags(args []string) (*runConfig, error) {
 		return nil, err
 	}
 	c.GuestArgs = fs.Args()
-	if c.gvisor != "" {
-		if err := checkGVisorSpec("gvisor", c.gvisor, false); err != nil {
-			return nil, err
-		}
+	if err := checkGVisorSpec("gvisor", c.gvisor, false); err != nil {
+		return nil, err
 	}
 	if c.gvisor != "" || c.expected != "" {
 		// Inputs are checked before anything is built.
 		if _, _, err := c.sets.Load(); err != nil {
-			return nil, err
+			return nil, cliflag.UsageError{Err: err}
 		}
 	}
 	for _, f := range strings.FieldsFunc(c.expected, func(r rune) bool { return r == ',' }) {
@@ -88,25 +85,25 @@ func parseRunFlags(args []string) (*runConfig, error) {
 	}
 	var err error
 	if c.Guests, err = guests.Select(*guest); err != nil {
-		return nil, err
+		return nil, cliflag.UsageError{Err: err}
 	}
 	if len(c.GuestArgs) > 0 && len(c.Guests) > 1 {
-		return nil, fmt.Errorf("guest arguments %q need a single --guest (the guests take different flags)", c.GuestArgs)
+		return nil, cliflag.Usagef("guest arguments %q need a single --guest (the guests take different flags)", c.GuestArgs)
 	}
 	if c.native && (len(c.Runscs) > 0 || c.gvisor != "") {
-		return nil, errors.New("--native runs without runsc: drop --runsc/--gvisor or --native")
+		return nil, cliflag.Usagef("--native runs without runsc: drop --runsc/--gvisor or --native")
 	}
 	if !c.native && len(c.Runscs) == 0 && c.gvisor == "" {
-		return nil, errors.New("no --runsc NAME=PATH or --gvisor V given (or use --native)")
+		return nil, cliflag.Usagef("no --runsc NAME=PATH or --gvisor V given (or use --native)")
 	}
 	if c.Timeout <= 0 {
-		return nil, errors.New("--timeout must be positive")
+		return nil, cliflag.Usagef("--timeout must be positive")
 	}
 	if c.Variants, err = sandbox.Variants(platforms.Vals, networks.Vals, directfs.Vals); err != nil {
-		return nil, err
+		return nil, cliflag.UsageError{Err: err}
 	}
 	if err := harness.CheckRunscs(c.Runscs); err != nil {
-		return nil, err
+		return nil, cliflag.UsageError{Err: err}
 	}
 	return c, nil
 }
@@ -114,10 +111,7 @@ func parseRunFlags(args []string) (*runConfig, error) {
 func runRun(ctx context.Context, args []string) error {
 	c, err := parseRunFlags(args)
 	if err != nil {
-		if errors.Is(err, errHelp) || errors.As(err, new(cliflag.UsageError)) {
-			return err
-		}
-		return cliflag.UsageError{Err: err}
+		return err
 	}
 	d, err := runGuests(ctx, c)
 	if err != nil {

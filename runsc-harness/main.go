@@ -53,8 +53,3 @@ func main() {
 func realMain(args []string) int {
 	return cliflag.Main("runsc-harness", commands, args)
 }
-
-// helpArgs are the arguments that make command name print its usage.
-func helpArgs(name string) []string {
-	return cliflag.HelpArgsOf(commands, name)
-}
