@@ -199,7 +199,7 @@ func ContainerdFor(ctx context.Context, version, cacheDir string, log io.Writer)
 	if v == "" {
 		return &DebianContainerd, nil
 	}
-	fmt.Fprintf(log, "e2e containerd: the shim of %s links containerd %s, whose bootstrap protocol Debian's containerd 1.6 cannot read: building containerd %s\n", version, v, v)
+	fmt.Fprintf(log, "e2e containerd: the shim of %s links containerd %s, whose bootstrap protocol Debian's containerd 1.6 cannot read: containerd %s from the Go module proxy\n", version, v, v)
 	return BuildContainerd(ctx, v, cacheDir, log)
 }
 
