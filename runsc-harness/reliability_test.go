@@ -15,7 +15,9 @@ import (
 	"time"
 
 	"github.com/restartsys/restartsys/runsc-harness/internal/build"
+	"github.com/restartsys/restartsys/runsc-harness/internal/e2e/docker"
 	"github.com/restartsys/restartsys/runsc-harness/internal/sandbox"
+	"github.com/restartsys/restartsys/runsc-harness/internal/testrunsc"
 	"golang.org/x/mod/module"
 	"golang.org/x/mod/sumdb/dirhash"
 	modzip "golang.org/x/mod/zip"
@@ -793,5 +795,82 @@ func TestConcurrentRuns(t *testing.T) {
 	}
 	if m, _ := filepath.Glob(filepath.Join(tmp, sandbox.StateBasePrefix+"*")); len(m) != 0 {
 		t.Errorf("state bases left: %v", m)
+	}
+}
+
+// TestKilledE2EDocker SIGKILLs the harness while `e2e docker` runs its
+// Docker-in-Docker container (host dockerd, its containerd and shim, the
+// runsc sandbox, the inner dockerd) and checks that the kernel took every
+// process with it (the daemon's PID namespace dies with the harness), that
+// nothing is mounted under the state base, and that the next run removes
+// the state base and the cgroups the killed daemon left.
+func TestKilledE2EDocker(t *testing.T) {
+	if err := sandbox.CheckRoot(); err != nil {
+		t.Fatal(err) // CI runs as root: this test must not skip there
+	}
+	if err := docker.CheckHost(); err != nil {
+		t.Fatal(err)
+	}
+	runsc := testrunsc.Stock(t)
+	tmp := t.TempDir() // the state bases go here (TMPDIR), away from other runs
+	out := t.TempDir()
+	env := append(os.Environ(), "TMPDIR="+tmp)
+	cmd := exec.Command(cliBin, "e2e", "docker", "--runsc", "stock="+runsc, "--modes", "plain", "--execs", "500",
+		"--no-verdict", "--out", filepath.Join(out, "killed"))
+	cmd.Env = env
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	// Killed once the inner dockerd of the Docker-in-Docker container
+	// (under runsc) is up and the execs have started.
+	inner := filepath.Join(out, "killed", "logs", "stock", "dockerd.log")
+	up := waitFor(5*time.Minute, func() bool {
+		b, _ := os.ReadFile(inner)
+		return bytes.Contains(b, []byte("API listen on"))
+	})
+	if !up {
+		cmd.Process.Kill()
+		cmd.Wait()
+		t.Fatalf("the inner dockerd never started (%s)", inner)
+	}
+	time.Sleep(3 * time.Second)
+	m, _ := filepath.Glob(filepath.Join(tmp, sandbox.StateBasePrefix+"*"))
+	if len(m) != 1 {
+		t.Fatalf("state bases under %s: %v, want one", tmp, m)
+	}
+	base := m[0]
+	before := procsMentioning(t, base)
+	if len(before) < 3 {
+		t.Fatalf("before the kill, only %d processes name %s; the test proves nothing:\n%s", len(before), base, strings.Join(before, "\n"))
+	}
+	t.Logf("running before the kill:\n%s", strings.Join(before, "\n"))
+	cmd.Process.Signal(syscall.SIGKILL)
+	cmd.Wait()
+	if !waitFor(15*time.Second, func() bool { return len(procsMentioning(t, base)) == 0 }) {
+		t.Errorf("15 s after the kill, still running: %v", procsMentioning(t, base))
+	}
+	if m, err := sandbox.MountsUnder(tmp); err != nil || len(m) != 0 {
+		t.Errorf("mounts under %s after the kill: %v, %v", tmp, m, err)
+	}
+	// The next run sweeps the dead run's state base and cgroups.
+	next := exec.Command(cliBin, "e2e", "docker", "--runsc", "stock="+runsc, "--modes", "plain", "--execs", "1",
+		"--no-verdict", "--out", filepath.Join(out, "next"))
+	next.Env = env
+	var stderr bytes.Buffer
+	next.Stderr = &stderr
+	if err := next.Run(); err != nil {
+		t.Fatalf("next run: %v\n%s", err, stderr.String())
+	}
+	if !strings.Contains(stderr.String(), "removed the state of a harness run that died: "+base) {
+		t.Errorf("the next run did not report the sweep of %s:\n%s", base, stderr.String())
+	}
+	if m, _ := filepath.Glob(filepath.Join(tmp, sandbox.StateBasePrefix+"*")); len(m) != 0 {
+		t.Errorf("state bases left: %v", m)
+	}
+	if m, _ := filepath.Glob("/sys/fs/cgroup/*/" + docker.CgroupPrefix + filepath.Base(base) + "*"); len(m) != 0 {
+		t.Errorf("cgroups of the killed daemon left: %v", m)
+	}
+	if left := procsMentioning(t, tmp); len(left) > 0 {
+		t.Errorf("processes left under %s: %v", tmp, left)
 	}
 }
