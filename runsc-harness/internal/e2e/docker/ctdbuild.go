@@ -14,6 +14,7 @@ import (
 	"time"
 
 	"github.com/restartsys/restartsys/runsc-harness/internal/fscopy"
+	"golang.org/x/sys/unix"
 )
 
 // ContainerdModule is the Go module of containerd 2.x.
@@ -58,8 +59,8 @@ func ShimContainerdVersion(modDir string) (string, error) {
 // BuildContainerd builds containerd and ctr of module version version
 // (static, no cgo; btrfs, devmapper and zfs left out) from a copy of the
 // module without vendor/, into cacheDir/containerd/VERSION-GOVERSION/, or
-// returns the cached ones. Progress goes to log. The caller serialises
-// CPU-heavy builds.
+// returns the cached ones, one build of a version at a time (a lock file
+// in cacheDir/locks). Progress goes to log.
 func BuildContainerd(ctx context.Context, version, cacheDir string, log io.Writer) (*ContainerdBuild, error) {
 	gover, err := goEnv(ctx, "GOVERSION")
 	if err != nil {
@@ -67,6 +68,22 @@ func BuildContainerd(ctx context.Context, version, cacheDir string, log io.Write
 	}
 	dir := filepath.Join(cacheDir, "containerd", version+"-"+gover)
 	b := &ContainerdBuild{Containerd: filepath.Join(dir, "containerd"), Ctr: filepath.Join(dir, "ctr"), Dir: dir, Version: version}
+	if _, err := os.Stat(b.Ctr); err == nil {
+		return b, nil
+	}
+	// One build of a version at a time: a second run waits here, then
+	// finds the first one's.
+	if err := os.MkdirAll(filepath.Join(cacheDir, "locks"), 0o755); err != nil {
+		return nil, err
+	}
+	lock, err := os.OpenFile(filepath.Join(cacheDir, "locks", "containerd-"+version+".lock"), os.O_CREATE|os.O_RDWR, 0o644)
+	if err != nil {
+		return nil, err
+	}
+	defer lock.Close()
+	if err := unix.Flock(int(lock.Fd()), unix.LOCK_EX); err != nil {
+		return nil, fmt.Errorf("containerd build lock: %w", err)
+	}
 	if _, err := os.Stat(b.Ctr); err == nil {
 		return b, nil
 	}
