@@ -90,3 +90,39 @@ func TestParseStatsAndReports(t *testing.T) {
 		t.Errorf("junit has %d failures, want 2:\n%s", n, junit.String())
 	}
 }
+
+// TestProblemsFollowTheSeriesMap: with Document.Affected, stock must fail
+// under the storm exactly the operations the map has affected; without it
+// (e2e runc), anything.
+func TestProblemsFollowTheSeriesMap(t *testing.T) {
+	stock := func(runFail, execFail int) Result {
+		return Result{Name: "stock", Kind: report.Stock, Stats: []Stat{
+			{Op: OpRun, Mode: ModeStorm, Runs: 10, Failures: runFail},
+			{Op: OpExec, Mode: ModeStorm, Runs: 10, Failures: execFail},
+		}}
+	}
+	for _, c := range []struct {
+		name     string
+		affected map[Op]bool
+		res      Result
+		problems int
+	}{
+		{"newest: run affected and failing, exec not affected", map[Op]bool{OpRun: true}, stock(10, 0), 0},
+		{"2026-05-18: exec affected but not failing", map[Op]bool{OpRun: true, OpExec: true}, stock(10, 0), 1},
+		{"no map: any failure will do", nil, stock(0, 3), 0},
+		{"no map: nothing failed", nil, stock(0, 0), 1},
+		{"containerd: nothing affected", map[Op]bool{}, stock(0, 0), 0},
+	} {
+		d := &Document{GVisor: "v", Client: ClientDocker, Affected: c.affected, Results: []Result{c.res}}
+		if p := d.Problems(); len(p) != c.problems {
+			t.Errorf("%s: problems %q, want %d", c.name, p, c.problems)
+		}
+		var junitOut strings.Builder
+		if err := WriteJUnit(&junitOut, d); err != nil {
+			t.Fatal(err)
+		}
+		if failed := strings.Contains(junitOut.String(), "the storm caught nothing"); failed != (c.problems > 0) {
+			t.Errorf("%s: JUnit storm case failed=%v, want %v", c.name, failed, c.problems > 0)
+		}
+	}
+}

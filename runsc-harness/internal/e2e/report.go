@@ -74,7 +74,6 @@ func (d *Document) Problems() []string {
 		if r.Failure != "" {
 			p = append(p, fmt.Sprintf("%s: sandbox run failed: %s", r.Name, r.Failure))
 		}
-		stormFailures, stormRuns := 0, 0
 		for _, s := range r.Stats {
 			if s.Setup != "" && r.Kind == report.Patched {
 				p = append(p, fmt.Sprintf("%s: %s/%s: setup failed: %s", r.Name, s.Op, s.Mode, s.Setup))
@@ -82,22 +81,35 @@ func (d *Document) Problems() []string {
 			if r.Kind == report.Patched && s.Failures > 0 {
 				p = append(p, fmt.Sprintf("%s: %s/%s: %d of %d failed (%s)", r.Name, s.Op, s.Mode, s.Failures, s.Runs, topError(s)))
 			}
-			if s.Mode == ModeStorm {
-				stormFailures += s.Failures
-				stormRuns += s.Runs
+		}
+		if r.Kind == report.Stock {
+			p = append(p, d.stockMisses(r)...)
+		}
+	}
+	return p
+}
+
+// stockMisses says where stock runsc r should have failed under the storm
+// and did not: with Affected, each operation the series map has affected;
+// without, anything at all.
+func (d *Document) stockMisses(r Result) []string {
+	var p []string
+	if d.Affected != nil {
+		for _, op := range Ops {
+			if s := r.Stat(op, ModeStorm); d.Affected[op] && s != nil && s.Runs > 0 && s.Failures == 0 {
+				p = append(p, fmt.Sprintf("%s: no failure in %d %s under the storm, though the series map says gVisor %s is affected: it caught nothing, so it proves nothing here", r.Name, s.Runs, d.opName(op), d.GVisor))
 			}
 		}
-		switch {
-		case r.Kind != report.Stock:
-		case d.Affected != nil:
-			for _, op := range Ops {
-				if s := r.Stat(op, ModeStorm); d.Affected[op] && s != nil && s.Runs > 0 && s.Failures == 0 {
-					p = append(p, fmt.Sprintf("%s: no failure in %d %s under the storm, though the series map says gVisor %s is affected: it caught nothing, so it proves nothing here", r.Name, s.Runs, d.opName(op), d.GVisor))
-				}
-			}
-		case stormRuns > 0 && stormFailures == 0:
-			p = append(p, fmt.Sprintf("%s: no failure in %d operations under the storm: it caught nothing, so it proves nothing here", r.Name, stormRuns))
+		return p
+	}
+	failures, runs := 0, 0
+	for _, s := range r.Stats {
+		if s.Mode == ModeStorm {
+			failures, runs = failures+s.Failures, runs+s.Runs
 		}
+	}
+	if runs > 0 && failures == 0 {
+		p = append(p, fmt.Sprintf("%s: no failure in %d operations under the storm: it caught nothing, so it proves nothing here", r.Name, runs))
 	}
 	return p
 }
@@ -400,8 +412,8 @@ func WriteJUnit(w io.Writer, d *Document) error {
 			if runs > 0 {
 				c := junit.Case{Name: "storm-caught-the-bug", Classname: s.Name,
 					SystemOut: fmt.Sprintf("%d of %d failed under the storm", failures, runs)}
-				if failures == 0 && d.Affected == nil {
-					c.Failure = &junit.Message{Message: "the storm caught nothing", Text: c.SystemOut}
+				if miss := d.stockMisses(r); len(miss) > 0 {
+					c.Failure = &junit.Message{Message: "the storm caught nothing", Text: strings.Join(miss, "\n")}
 				}
 				s.Cases = append(s.Cases, c)
 			}

@@ -81,8 +81,14 @@ func BuildContainerd(ctx context.Context, version, cacheDir string, log io.Write
 		return nil, err
 	}
 	defer lock.Close()
-	if err := unix.Flock(int(lock.Fd()), unix.LOCK_EX); err != nil {
-		return nil, fmt.Errorf("containerd build lock: %w", err)
+	for {
+		err := unix.Flock(int(lock.Fd()), unix.LOCK_EX)
+		if err == nil {
+			break
+		}
+		if err != unix.EINTR {
+			return nil, fmt.Errorf("containerd build lock: %w", err)
+		}
 	}
 	if _, err := os.Stat(b.Ctr); err == nil {
 		return b, nil
