@@ -21,7 +21,7 @@ var clientDefaults = map[string]struct {
 }{
 	"runc":           {50, 50, "plain,storm,asyncpreemptoff", "sequential runc run and runc exec -d inside one runsc sandbox"},
 	ClientDocker:     {0, 50, "plain,storm", "sequential docker run and docker exec in a Docker-in-Docker container under runsc (host dockerd with runtimes runsc-NAME)"},
-	ClientContainerd: {0, 20, "plain", "ctr run and sequential ctr task exec through containerd and gVisor's containerd-shim-runsc-v1 (the shim is built from --gvisor's snapshot)"},
+	ClientContainerd: {0, 20, "plain", "ctr run -d and sequential ctr task exec through containerd and gVisor's containerd-shim-runsc-v1 (the shim is built from --gvisor's snapshot)"},
 }
 
 // Register defines on fs the flags of o that `e2e CLIENT` takes, with the
