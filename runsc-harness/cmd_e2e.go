@@ -21,6 +21,7 @@ func init() {
 		name:     "e2e",
 		synopsis: "end to end under a SIGURG storm: e2e runc (runc inside runsc), e2e docker (docker exec in Docker-in-Docker), e2e containerd (ctr via the runsc shim)",
 		run:      runE2E,
+		helpArgs: []string{"runc", "--help"},
 	})
 }
 
@@ -85,10 +86,8 @@ func parseE2EFlags(args []string) (*e2eConfig, error) {
 	if c.run.gvisor == "" && (len(c.run.Runscs) == 0 || c.client == e2e.ClientContainerd) {
 		return nil, errors.New("no --gvisor V given (e2e containerd builds the shim from it) or no --runsc NAME=PATH")
 	}
-	if c.run.gvisor != "" {
-		if err := checkGVisorSpec("gvisor", c.run.gvisor, false); err != nil {
-			return nil, err
-		}
+	if err := checkGVisorSpec("gvisor", c.run.gvisor, false); c.run.gvisor != "" && err != nil {
+		return nil, err
 	}
 	_, _, err = c.run.sets.Load()
 	return c, err
