@@ -18,12 +18,15 @@ func TestCLIContract(t *testing.T) {
 		stderrRe string // a fragment the one error line must hold
 	}
 	cases := map[string][]call{
-		"bench":    {{[]string{"--platform", "kvmx"}, 2, `--platform: unknown platform "kvmx"`}, {[]string{"x"}, 2, "unexpected argument(s): x"}},
-		"build":    {{[]string{"--sets", "nope"}, 2, `--sets: unknown patch set "nope"`}, {[]string{"x"}, 2, "unexpected argument(s): x"}},
-		"check":    {{[]string{"--gvisor", "nope"}, 2, `--gvisor: "nope" is not a module version`}, {[]string{"x"}, 2, "unexpected argument(s): x"}},
-		"compare":  {{[]string{"--in", ""}, 2, "--in is required"}, {[]string{"--in", "r.json", "x"}, 2, "unexpected argument(s): x"}},
-		"docs":     {{[]string{"--sets", "nope"}, 2, `--sets: unknown patch set "nope"`}, {[]string{"x"}, 2, "unexpected argument(s): x"}},
-		"e2e":      {{[]string{"runc", "--modes", "bogus"}, 2, `unknown mode "bogus"`}, {[]string{"runc", "x"}, 2, "unexpected argument(s): x"}},
+		"bench":   {{[]string{"--platform", "kvmx"}, 2, `--platform: unknown platform "kvmx"`}, {[]string{"x"}, 2, "unexpected argument(s): x"}},
+		"build":   {{[]string{"--sets", "nope"}, 2, `--sets: unknown patch set "nope"`}, {[]string{"x"}, 2, "unexpected argument(s): x"}},
+		"check":   {{[]string{"--gvisor", "nope"}, 2, `--gvisor: "nope" is not a module version`}, {[]string{"x"}, 2, "unexpected argument(s): x"}},
+		"compare": {{[]string{"--in", ""}, 2, "--in is required"}, {[]string{"--in", "r.json", "x"}, 2, "unexpected argument(s): x"}},
+		"docs":    {{[]string{"--sets", "nope"}, 2, `--sets: unknown patch set "nope"`}, {[]string{"x"}, 2, "unexpected argument(s): x"}},
+		"e2e": {{[]string{"runc", "--modes", "bogus"}, 2, `unknown mode "bogus"`}, {[]string{"runc", "x"}, 2, "unexpected argument(s): x"},
+			{[]string{"docker", "--modes", "asyncpreemptoff"}, 2, "asyncpreemptoff is for e2e runc only"},
+			{[]string{"containerd", "--modes", "storm"}, 2, "plain only"},
+			{[]string{"podman"}, 2, `want "e2e runc|docker|containerd [flags]"`}},
 		"run":      {{[]string{"--native", "--platform", "kvmx"}, 2, `unknown platform "kvmx"`}, {[]string{"--native", "x"}, 2, "single --guest"}},
 		"upstream": {{[]string{"--platform", "kvmx"}, 2, `--platform: unknown platform "kvmx"`}, {[]string{"x"}, 2, `want "upstream verify [flags]"`}},
 		"soak":     {{[]string{"--variant", "bogus"}, 2, `--variant: unknown storm variant "bogus"`}, {[]string{"x"}, 2, "unexpected argument(s): x"}},

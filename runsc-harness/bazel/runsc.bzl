@@ -28,7 +28,7 @@ def _runsc_repository_impl(rctx):
     out = rctx.path("bin")
     rctx.report_progress("runsc-harness build --gvisor %s (cached after the first build)" % rctx.attr.gvisor)
     res = rctx.execute(
-        [go, "run", "./runsc-harness", "build", "--gvisor", rctx.attr.gvisor, "--sets", rctx.attr.sets, "--out", str(out)],
+        [go, "run", "./runsc-harness", "build", "--gvisor", rctx.attr.gvisor, "--sets", rctx.attr.sets, "--shim=false", "--out", str(out)],
         working_directory = str(root),
         timeout = rctx.attr.timeout,
         quiet = True,

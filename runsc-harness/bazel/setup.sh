@@ -179,6 +179,6 @@ gvisor=$(go run ./runsc-harness/bazel/callattr WORKSPACE runsc_repositories gvis
 sets=$(go run ./runsc-harness/bazel/callattr -default core WORKSPACE runsc_repositories sets) ||
 	die "WORKSPACE's runsc_repositories has an unreadable sets"
 log "runsc for gVisor $gvisor, sets $sets (runsc-harness build; cold: downloads gVisor and builds, several minutes)"
-go run ./runsc-harness build --gvisor "$gvisor" --sets "$sets" >&2 || die "runsc-harness build --gvisor $gvisor --sets $sets failed"
+go run ./runsc-harness build --gvisor "$gvisor" --sets "$sets" --shim=false >&2 || die "runsc-harness build --gvisor $gvisor --sets $sets failed"
 
 log "done: bazel build //... and bazel test //... now work offline"
