@@ -582,7 +582,9 @@ func (b *builder) testPatched(ctx context.Context, src string, plan []series.Dec
 	if len(pkgs) == 0 {
 		return nil
 	}
-	args := []string{"test", "-count=1"}
+	// -trimpath as the builds have it, so that the tests reuse the
+	// packages the patched build has just compiled.
+	args := []string{"test", "-trimpath", "-count=1"}
 	for _, p := range pkgs {
 		args = append(args, "./"+p)
 	}

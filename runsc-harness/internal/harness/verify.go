@@ -11,6 +11,7 @@ import (
 
 	"github.com/restartsys/restartsys/runsc-harness/internal/build"
 	"github.com/restartsys/restartsys/runsc-harness/internal/docs"
+	"github.com/restartsys/restartsys/runsc-harness/internal/guests"
 	"github.com/restartsys/restartsys/runsc-harness/internal/gvisor"
 	"github.com/restartsys/restartsys/runsc-harness/internal/report"
 	"github.com/restartsys/restartsys/runsc-harness/internal/sandbox"
@@ -67,13 +68,32 @@ func VerifyVersion(ctx context.Context, o VerifyOptions) (docs.Record, *report.D
 	if o.StormOut != "" {
 		storm.Out = o.StormOut
 	}
+	// The guest is built once, before the native run and the builds'
+	// boot checks both want it.
+	g, err := guests.Lookup("storm")
+	if err != nil {
+		rec.Error = err.Error()
+		return rec, nil
+	}
+	repo, err := guests.RepoRoot(".")
+	if err == nil {
+		b := &guests.Builder{RepoRoot: repo, OutDir: filepath.Join(repo, "out", "guests"), Log: o.Log}
+		var bin string
+		if bin, err = b.Build(ctx, g); err == nil {
+			storm.Binaries = map[string]string{"storm": bin}
+		}
+	}
+	if err != nil {
+		rec.Error = err.Error()
+		return rec, nil
+	}
 	// Every part runs in a goroutine of its own, none outlives this
 	// function, and a failed build stops them.
 	pctx, stop := context.WithCancel(ctx)
 	defer stop()
 	native := collectAsync(pctx, storm, true)
 	var stock <-chan collected
-	res, err := Build(ctx, BuildOptions{
+	res, err := Build(ctx, BuildOptions{RepoRoot: repo,
 		Version: v.Version, Series: o.Series, Sets: o.Sets, Cache: o.Cache, DeferTests: true, Log: o.Log,
 		StockReady: func(a build.Artifact) {
 			so := storm
