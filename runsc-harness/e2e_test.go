@@ -60,21 +60,7 @@ func TestE2ERuncStorm(t *testing.T) {
 	}
 	ctx, cancel := context.WithTimeout(context.Background(), 12*time.Minute)
 	defer cancel()
-	doc, err := e2eRun(ctx, c)
-	if err != nil {
-		t.Fatal(err)
-	}
-	var table strings.Builder
-	e2e.WriteTable(&table, doc)
-	t.Log(table.String())
-	for _, name := range []string{"e2e.json", "e2e.md", "e2e-junit.xml"} {
-		if _, err := os.Stat(filepath.Join(out, name)); err != nil {
-			t.Errorf("report %s: %v", name, err)
-		}
-	}
-	if len(doc.Results) != 2 {
-		t.Fatalf("%d results, want 2 (stock, patched)", len(doc.Results))
-	}
+	doc := runE2EWithReports(ctx, t, c, out)
 	for _, r := range doc.Results {
 		if r.Failure != "" {
 			t.Errorf("%s: sandbox run failed: %s", r.Name, r.Failure)
@@ -182,21 +168,7 @@ func TestE2EDockerStorm(t *testing.T) {
 	}
 	ctx, cancel := context.WithTimeout(context.Background(), 15*time.Minute)
 	defer cancel()
-	doc, err := e2eRun(ctx, c)
-	if err != nil {
-		t.Fatal(err)
-	}
-	var table strings.Builder
-	e2e.WriteTable(&table, doc)
-	t.Log(table.String())
-	for _, name := range []string{"e2e.json", "e2e.md", "e2e-junit.xml"} {
-		if _, err := os.Stat(filepath.Join(out, name)); err != nil {
-			t.Errorf("report %s: %v", name, err)
-		}
-	}
-	if len(doc.Results) != 2 {
-		t.Fatalf("%d results, want 2 (stock, patched)", len(doc.Results))
-	}
+	doc := runE2EWithReports(ctx, t, c, out)
 	for _, r := range doc.Results {
 		s := r.Stat(e2e.OpExec, e2e.ModeStorm)
 		switch {
@@ -213,4 +185,27 @@ func TestE2EDockerStorm(t *testing.T) {
 	if p := doc.Problems(); len(p) > 0 {
 		t.Errorf("problems: %q", p)
 	}
+}
+
+// runE2EWithReports runs the e2e suite of c, logs its table, and checks
+// that it wrote its three reports into out and has a stock and a patched
+// result.
+func runE2EWithReports(ctx context.Context, t *testing.T, c *e2eConfig, out string) *e2e.Document {
+	t.Helper()
+	doc, err := e2eRun(ctx, c)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var table strings.Builder
+	e2e.WriteTable(&table, doc)
+	t.Log(table.String())
+	for _, name := range []string{"e2e.json", "e2e.md", "e2e-junit.xml"} {
+		if _, err := os.Stat(filepath.Join(out, name)); err != nil {
+			t.Errorf("report %s: %v", name, err)
+		}
+	}
+	if len(doc.Results) != 2 {
+		t.Fatalf("%d results, want 2 (stock, patched)", len(doc.Results))
+	}
+	return doc
 }

@@ -39,7 +39,7 @@ func main() {
 		}
 	}
 	if os.Getpid() == 1 && os.Getenv("E2E_DRIVER_CHILD") == "" {
-		os.Exit(reaper())
+		os.Exit(e2e.RunAsInit("driver", "E2E_DRIVER_CHILD=1"))
 	}
 	os.Exit(drive())
 }
@@ -51,36 +51,6 @@ func sleepForever() {
 		if err != nil && !errors.Is(err, unix.EINTR) {
 			// ECHILD: nothing to reap yet.
 			time.Sleep(time.Second)
-		}
-	}
-}
-
-// reaper runs the driver as a child and reaps every process reparented to
-// PID 1 until that child exits; it returns the child's exit status.
-func reaper() int {
-	cmd := exec.Command("/proc/self/exe", os.Args[1:]...)
-	cmd.Args[0] = os.Args[0]
-	cmd.Env = append(os.Environ(), "E2E_DRIVER_CHILD=1")
-	cmd.Stdin, cmd.Stdout, cmd.Stderr = os.Stdin, os.Stdout, os.Stderr
-	if err := cmd.Start(); err != nil {
-		fmt.Fprintf(os.Stderr, "driver: %v\n", err)
-		return 1
-	}
-	for {
-		var ws unix.WaitStatus
-		pid, err := unix.Wait4(-1, &ws, 0, nil)
-		if err == unix.EINTR {
-			continue
-		}
-		if err != nil {
-			fmt.Fprintf(os.Stderr, "driver: wait4: %v\n", err)
-			return 1
-		}
-		if pid == cmd.Process.Pid {
-			if ws.Signaled() {
-				return 128 + int(ws.Signal())
-			}
-			return ws.ExitStatus()
 		}
 	}
 }

@@ -33,39 +33,9 @@ const dockerdLog = "/out/dockerd.log"
 
 func main() {
 	if os.Getpid() == 1 && os.Getenv("DIND_CHILD") == "" {
-		os.Exit(reaper())
+		os.Exit(e2e.RunAsInit("dind", "DIND_CHILD=1"))
 	}
 	os.Exit(drive())
-}
-
-// reaper runs the driver as a child and reaps every process reparented to
-// PID 1 until that child exits; it returns the child's exit status.
-func reaper() int {
-	cmd := exec.Command("/proc/self/exe", os.Args[1:]...)
-	cmd.Args[0] = os.Args[0]
-	cmd.Env = append(os.Environ(), "DIND_CHILD=1")
-	cmd.Stdin, cmd.Stdout, cmd.Stderr = os.Stdin, os.Stdout, os.Stderr
-	if err := cmd.Start(); err != nil {
-		fmt.Fprintf(os.Stderr, "dind: %v\n", err)
-		return 1
-	}
-	for {
-		var ws unix.WaitStatus
-		pid, err := unix.Wait4(-1, &ws, 0, nil)
-		if err == unix.EINTR {
-			continue
-		}
-		if err != nil {
-			fmt.Fprintf(os.Stderr, "dind: wait4: %v\n", err)
-			return 1
-		}
-		if pid == cmd.Process.Pid {
-			if ws.Signaled() {
-				return 128 + int(ws.Signal())
-			}
-			return ws.ExitStatus()
-		}
-	}
 }
 
 type config struct {
