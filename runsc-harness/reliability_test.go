@@ -227,7 +227,7 @@ func TestKilledBuild(t *testing.T) {
 			if tc.privateGOCACHE {
 				env = append(env, "GOCACHE="+t.TempDir())
 			}
-			cmd := exec.Command(cliBin, "build", "--no-boot-check", "--gvisor", fakeGVisorVersion, "--patches", f.series, "--out", out)
+			cmd := exec.Command(cliBin, "build", "--no-boot-check", "--shim=false", "--gvisor", fakeGVisorVersion, "--patches", f.series, "--out", out)
 			cmd.Env = env
 			var stderr bytes.Buffer
 			cmd.Stderr = &stderr
@@ -289,7 +289,7 @@ func TestKilledBuild(t *testing.T) {
 
 			// The next build cleans up and is correct.
 			os.Remove(f.hang)
-			stdout, errOut, code := runCLI(t, f.env(), "build", "--no-boot-check", "--gvisor", fakeGVisorVersion, "--patches", f.series, "--out", out)
+			stdout, errOut, code := runCLI(t, f.env(), "build", "--no-boot-check", "--shim=false", "--gvisor", fakeGVisorVersion, "--patches", f.series, "--out", out)
 			if code != 0 {
 				t.Fatalf("build after the kill: exit %d\n%s\n%s", code, stdout, errOut)
 			}
@@ -483,7 +483,7 @@ func TestBadInputFaults(t *testing.T) {
 				zp := filepath.Join(f.proxy, "gvisor.dev", "gvisor", "@v", v+".zip")
 				b, _ := os.ReadFile(zp)
 				os.WriteFile(zp, b[:len(b)/2], 0o644)
-				return []string{"build", "--no-boot-check", "--gvisor", v, "--patches", f.series},
+				return []string{"build", "--no-boot-check", "--shim=false", "--gvisor", v, "--patches", f.series},
 					"runsc-harness build: downloading gvisor.dev/gvisor@" + v + ": zip: not a valid zip file"
 			},
 			wantCode: 1,
@@ -501,7 +501,7 @@ func TestBadInputFaults(t *testing.T) {
 				if err != nil {
 					t.Fatal(err)
 				}
-				return []string{"build", "--no-boot-check", "--gvisor", v, "--patches", f.series},
+				return []string{"build", "--no-boot-check", "--shim=false", "--gvisor", v, "--patches", f.series},
 					"runsc-harness build: module cache for gvisor.dev/gvisor@" + v + " is corrupt: " + modDir(f) + " hashes to " + got + ", want " + want + " (remove it with `go clean -modcache` and retry)"
 			},
 			wantCode: 1,
@@ -513,7 +513,7 @@ func TestBadInputFaults(t *testing.T) {
 				p := filepath.Join(modDir(f), "pkg", "a", "a.go")
 				os.Remove(p)
 				os.Symlink("/nonexistent", p) // unreadable even for root
-				return []string{"build", "--no-boot-check", "--gvisor", v, "--patches", f.series},
+				return []string{"build", "--no-boot-check", "--shim=false", "--gvisor", v, "--patches", f.series},
 					"runsc-harness build: module cache for gvisor.dev/gvisor@" + v + " is unreadable: open " + p + ": no such file or directory"
 			},
 			wantCode: 1,
@@ -521,7 +521,7 @@ func TestBadInputFaults(t *testing.T) {
 		{
 			name: "build output is a file",
 			setup: func(t *testing.T, f *fakeGVisor) ([]string, string) {
-				return []string{"build", "--no-boot-check", "--gvisor", v, "--patches", f.series, "--out", file},
+				return []string{"build", "--no-boot-check", "--shim=false", "--gvisor", v, "--patches", f.series, "--out", file},
 					"runsc-harness build: --out " + file + ": not a directory"
 			},
 			wantCode: 2,
@@ -529,7 +529,7 @@ func TestBadInputFaults(t *testing.T) {
 		{
 			name: "build output under /proc",
 			setup: func(t *testing.T, f *fakeGVisor) ([]string, string) {
-				return []string{"build", "--no-boot-check", "--gvisor", v, "--patches", f.series, "--out", "/proc/rh-out"},
+				return []string{"build", "--no-boot-check", "--shim=false", "--gvisor", v, "--patches", f.series, "--out", "/proc/rh-out"},
 					"runsc-harness build: --out: mkdir /proc/rh-out: no such file or directory"
 			},
 			wantCode: 2,
@@ -656,7 +656,7 @@ func TestConcurrentBuilds(t *testing.T) {
 	}
 	start := func() (*exec.Cmd, *result, chan struct{}) {
 		r := &result{}
-		cmd := exec.Command(cliBin, "build", "--no-boot-check", "--gvisor", fakeGVisorVersion, "--patches", f.series, "--json")
+		cmd := exec.Command(cliBin, "build", "--no-boot-check", "--shim=false", "--gvisor", fakeGVisorVersion, "--patches", f.series, "--json")
 		cmd.Env = append(os.Environ(), f.env()...)
 		cmd.Stdout, cmd.Stderr = &r.stdout, &r.stderr
 		done := make(chan struct{})

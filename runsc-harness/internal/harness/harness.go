@@ -107,6 +107,11 @@ func VariantName(r Runsc, v sandbox.Variant) string {
 // returns the comparison. It fails only when the runs could not be made,
 // or a sandbox could not be cleaned up; divergences are in the document.
 func Run(ctx context.Context, o Options) (*report.Document, error) {
+	if len(o.Runscs) > 0 {
+		if err := sandbox.CheckRoot(); err != nil {
+			return nil, err
+		}
+	}
 	out, err := outDir(o)
 	if err != nil {
 		return nil, err
