@@ -11,6 +11,7 @@ import (
 	"slices"
 	"strings"
 
+	"github.com/restartsys/restartsys/runsc-harness/internal/fscopy"
 	"github.com/restartsys/restartsys/runsc-harness/internal/report"
 	"github.com/restartsys/restartsys/runsc-harness/internal/series"
 )
@@ -92,15 +93,7 @@ func SaveRecords(path string, records map[string]Record) error {
 	}
 	// Versions sort by time: pseudo-versions share the v0.0.0- prefix.
 	slices.SortFunc(list, func(a, b Record) int { return strings.Compare(a.Version, b.Version) })
-	b, err := json.MarshalIndent(list, "", "  ")
-	if err != nil {
-		return err
-	}
-	tmp := path + ".tmp"
-	if err := os.WriteFile(tmp, append(b, '\n'), 0o644); err != nil {
-		return err
-	}
-	return os.Rename(tmp, path)
+	return fscopy.WriteJSON(path, list)
 }
 
 // StampSeriesID returns the series id of a patched runsc's version line,

@@ -1,8 +1,10 @@
 // Package fscopy copies files and trees of files, as the harness does to put
-// module sources into work trees and guest binaries into bundles.
+// module sources into work trees and guest binaries into bundles, and
+// replaces files atomically.
 package fscopy
 
 import (
+	"encoding/json"
 	"fmt"
 	"io"
 	"io/fs"
@@ -55,4 +57,19 @@ func Tree(src, dst string) error {
 			return fmt.Errorf("%s: not a regular file", p)
 		}
 	})
+}
+
+// WriteJSON writes v to path as indented JSON with a final newline,
+// atomically: a temporary file beside path, then a rename, so that a
+// reader never sees half a file.
+func WriteJSON(path string, v any) error {
+	b, err := json.MarshalIndent(v, "", "  ")
+	if err != nil {
+		return err
+	}
+	tmp := path + ".tmp"
+	if err := os.WriteFile(tmp, append(b, '\n'), 0o644); err != nil {
+		return err
+	}
+	return os.Rename(tmp, path)
 }

@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"os"
 
+	"github.com/restartsys/restartsys/runsc-harness/internal/fscopy"
 	"github.com/restartsys/restartsys/runsc-harness/internal/junit"
 )
 
@@ -60,15 +61,7 @@ func SaveRecord(path string, rec Record) error {
 	}
 	rec.Result = &res
 	recs[res.Version] = rec
-	b, err := json.MarshalIndent(recs, "", "  ")
-	if err != nil {
-		return err
-	}
-	tmp := path + ".tmp"
-	if err := os.WriteFile(tmp, append(b, '\n'), 0o644); err != nil {
-		return err
-	}
-	return os.Rename(tmp, path)
+	return fscopy.WriteJSON(path, recs)
 }
 
 // WriteFiles writes r as JSON to jsonPath and as JUnit XML to junitPath;

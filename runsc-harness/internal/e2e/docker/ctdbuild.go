@@ -1,7 +1,6 @@
 package docker
 
 import (
-	"bufio"
 	"bytes"
 	"context"
 	"encoding/json"
@@ -10,10 +9,10 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
-	"strings"
 	"time"
 
 	"github.com/restartsys/restartsys/runsc-harness/internal/fscopy"
+	"golang.org/x/mod/modfile"
 	"golang.org/x/sys/unix"
 )
 
@@ -38,22 +37,21 @@ var DebianContainerd = ContainerdBuild{Containerd: ContainerdBin, Ctr: Ctr, Dir:
 // containerd 1.6 cannot parse (it dials the JSON as a socket path:
 // "connect: invalid argument"); they need a containerd at least that new.
 func ShimContainerdVersion(modDir string) (string, error) {
-	f, err := os.Open(filepath.Join(modDir, "go.mod"))
+	path := filepath.Join(modDir, "go.mod")
+	data, err := os.ReadFile(path)
 	if err != nil {
 		return "", err
 	}
-	defer f.Close()
-	sc := bufio.NewScanner(f)
-	for sc.Scan() {
-		fields := strings.Fields(sc.Text())
-		if len(fields) >= 2 && fields[0] == ContainerdModule {
-			return fields[1], nil
-		}
-		if len(fields) >= 3 && fields[0] == "require" && fields[1] == ContainerdModule {
-			return fields[2], nil
+	f, err := modfile.ParseLax(path, data, nil)
+	if err != nil {
+		return "", err
+	}
+	for _, r := range f.Require {
+		if r.Mod.Path == ContainerdModule {
+			return r.Mod.Version, nil
 		}
 	}
-	return "", sc.Err()
+	return "", nil
 }
 
 // BuildContainerd builds containerd and ctr of module version version
