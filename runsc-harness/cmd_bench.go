@@ -38,10 +38,7 @@ func runBench(ctx context.Context, args []string) error {
 	skip := fs.String("skip", "", "comma-separated sections to leave out: overhead, detect, matrix, build")
 	fs.StringVar(&c.Out, "out", "", "output directory (default out/bench-TIMESTAMP under the repository)")
 	sf.Register(fs)
-	fs.Usage = func() {
-		fmt.Fprintf(fs.Output(), "usage: runsc-harness bench [--gvisor V] [--fifo-gvisor V] [--rounds N] [--trials N] [--cold] [--skip S,...]\n\n")
-		fs.PrintDefaults()
-	}
+	cliflag.SetUsage(fs, "bench [--gvisor V] [--fifo-gvisor V] [--rounds N] [--trials N] [--cold] [--skip S,...]", "")
 	if err := parseFlags(fs, args); err != nil {
 		return err
 	}

@@ -31,10 +31,7 @@ func runBuild(ctx context.Context, args []string) error {
 	noBoot := fs.Bool("no-boot-check", false, "do not boot the new binaries (where runsc cannot run: not root, say); they are cached as not booted, and every command that runs one boots it first")
 	var sf cliflag.Series
 	sf.Register(fs)
-	fs.Usage = func() {
-		fmt.Fprintf(fs.Output(), "usage: runsc-harness build [--gvisor V] [--out DIR] [--sets core,parity] [--shim=false] [--skip-tests] [--json]\n\n")
-		fs.PrintDefaults()
-	}
+	cliflag.SetUsage(fs, "build [--gvisor V] [--out DIR] [--sets core,parity] [--shim=false] [--skip-tests] [--json]", "")
 	if err := parseFlags(fs, args); err != nil {
 		return err
 	}

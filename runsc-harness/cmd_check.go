@@ -28,10 +28,7 @@ func runCheck(ctx context.Context, args []string) error {
 	jsonOut := fs.Bool("json", false, "print JSON")
 	var sf cliflag.Series
 	sf.Register(fs)
-	fs.Usage = func() {
-		fmt.Fprintf(fs.Output(), "usage: runsc-harness check [--gvisor V|all] [--sets S] [--test] [--json]\n\n")
-		fs.PrintDefaults()
-	}
+	cliflag.SetUsage(fs, "check [--gvisor V|all] [--sets S] [--test] [--json]", "")
 	if err := parseFlags(fs, args); err != nil {
 		return err
 	}

@@ -27,10 +27,7 @@ func runCompare(ctx context.Context, args []string) error {
 	in := fs.String("in", "", "report.json written by run (required)")
 	out := fs.String("out", "", "output directory (default: the directory of --in)")
 	expectedPath := fs.String("expected", "", "JSON file of expected divergences; replaces the list saved in --in")
-	fs.Usage = func() {
-		fmt.Fprintf(fs.Output(), "usage: runsc-harness compare --in DIR/report.json [--expected FILE] [--out DIR]\n\n")
-		fs.PrintDefaults()
-	}
+	cliflag.SetUsage(fs, "compare --in DIR/report.json [--expected FILE] [--out DIR]", "")
 	if err := parseFlags(fs, args); err != nil {
 		return err
 	}

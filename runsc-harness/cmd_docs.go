@@ -3,12 +3,9 @@ package main
 import (
 	"context"
 	"flag"
-	"fmt"
 	"os"
-	"path/filepath"
 
 	"github.com/restartsys/restartsys/runsc-harness/internal/cliflag"
-	"github.com/restartsys/restartsys/runsc-harness/internal/docs"
 	"github.com/restartsys/restartsys/runsc-harness/internal/harness"
 )
 
@@ -28,11 +25,7 @@ func runDocs(ctx context.Context, args []string) error {
 	check := fs.Bool("check", false, "do not write: fail if the files on disk differ from what would be generated")
 	var sf cliflag.Series
 	sf.Register(fs)
-	fs.Usage = func() {
-		fmt.Fprintf(fs.Output(), "usage: runsc-harness docs [--check] [--dir DIR] [--sets S]\n\n")
-		fmt.Fprintf(fs.Output(), "The run columns come from DIR/affected-versions.json; fill it with\n`runsc-harness verify --gvisor all --sets core,parity --matrix`.\n\n")
-		fs.PrintDefaults()
-	}
+	cliflag.SetUsage(fs, "docs [--check] [--dir DIR] [--sets S]", "The run columns come from DIR/affected-versions.json; fill it with\n`runsc-harness verify --gvisor all --sets core,parity --matrix`.")
 	if err := parseFlags(fs, args); err != nil {
 		return err
 	}
@@ -40,13 +33,5 @@ func runDocs(ctx context.Context, args []string) error {
 	if err != nil {
 		return err
 	}
-	records, err := docs.LoadRecords(filepath.Join(*dir, "affected-versions.json"))
-	if err != nil {
-		return err
-	}
-	vs, _, err := harness.KnownVersions(ctx, os.Stderr)
-	if err != nil {
-		return err
-	}
-	return docs.Write(ctx, *dir, ser, sel, records, vs, *check, os.Stderr)
+	return harness.WriteDocs(ctx, *dir, ser, sel, *check, os.Stderr)
 }

@@ -3,7 +3,6 @@ package main
 import (
 	"context"
 	"flag"
-	"fmt"
 	"strings"
 	"time"
 
@@ -59,10 +58,7 @@ func parseRunFlags(args []string) (*runConfig, error) {
 	fs.StringVar(&c.gvisor, "gvisor", "", "build (or take from the cache) stock and patched runsc for this gVisor version and run both")
 	fs.StringVar(&c.cache, "cache", build.DefaultCacheDir(), "build cache directory, with --gvisor ($RESTARTSYS_CACHE)")
 	c.sets.Register(fs)
-	fs.Usage = func() {
-		fmt.Fprintf(fs.Output(), "usage: runsc-harness run [flags] [-- guest args]\n\n")
-		fs.PrintDefaults()
-	}
+	cliflag.SetUsage(fs, "run [flags] [-- guest args]", "")
 	if err := parseFlagsArgs(fs, args); err != nil {
 		return nil, err
 	}

@@ -3,7 +3,6 @@ package main
 import (
 	"context"
 	"flag"
-	"fmt"
 	"os"
 	"path/filepath"
 	"time"
@@ -35,10 +34,7 @@ func runSoak(ctx context.Context, args []string) error {
 	sample := fs.Duration("sample", 10*time.Second, "how often to read the Sentry's resident set size")
 	fs.StringVar(&c.Out, "out", "", "output directory (default out/soak-TIMESTAMP under the repository)")
 	c.sets.Register(fs)
-	fs.Usage = func() {
-		fmt.Fprintf(fs.Output(), "usage: runsc-harness soak [--gvisor V] [--duration D] [--platform P] [--variant V]\n\n")
-		fs.PrintDefaults()
-	}
+	cliflag.SetUsage(fs, "soak [--gvisor V] [--duration D] [--platform P] [--variant V]", "")
 	if err := parseFlags(fs, args); err != nil {
 		return err
 	}

@@ -4,7 +4,6 @@ import (
 	"context"
 	"errors"
 	"flag"
-	"fmt"
 	"os"
 	"path/filepath"
 	"strings"
@@ -20,19 +19,43 @@ import (
 func init() {
 	register(&command{
 		name:     "upstream",
-		synopsis: "upstream verify: the syscall tests of patches/upstream natively, under stock and under patched runsc",
+		synopsis: "upstream verify|derive: the syscall tests of patches/upstream natively, under stock and patched runsc; the snapshot patches derived from it",
 		run:      runUpstream,
 		helpArgs: []string{"verify", "--help"},
 	})
 }
 
 func runUpstream(ctx context.Context, args []string) error {
-	if len(args) > 0 && strings.HasPrefix(args[0], "-") {
-		args = append([]string{"verify"}, args...) // verify is the only subcommand so far
+	sub, rest := "verify", args // verify is the default subcommand
+	if len(args) > 0 && !strings.HasPrefix(args[0], "-") {
+		sub, rest = args[0], args[1:]
 	}
-	if len(args) == 0 || args[0] != "verify" {
-		return cliflag.Usagef(`want "upstream verify [flags]" (verify is the only subcommand so far)`)
+	switch {
+	case len(args) == 0:
+	case sub == "verify":
+		return upstreamVerify(ctx, rest)
+	case sub == "derive":
+		return upstreamDerive(rest)
 	}
+	return cliflag.Usagef(`want "upstream verify|derive [flags]"`)
+}
+
+func upstreamDerive(args []string) error {
+	fs := flag.NewFlagSet("upstream derive", flag.ContinueOnError)
+	check := fs.Bool("check", false, "do not write: fail if a derived patch on disk differs from what would be generated")
+	cliflag.SetUsage(fs, "upstream derive [--check]", "Generates the snapshot patches of patches/series.json that patches/upstream/series.json derives from the\n"+
+		"upstream patches (BUILD and test/ hunks left out, declare_mutex output ported) and writes them over the series' files.")
+	if err := parseFlags(fs, args); err != nil {
+		return err
+	}
+	root, err := guests.RepoRoot(".")
+	if err != nil {
+		return err
+	}
+	return harness.DeriveUpstream(context.Background(), root, *check, os.Stderr)
+}
+
+func upstreamVerify(ctx context.Context, args []string) error {
 	fs := flag.NewFlagSet("upstream verify", flag.ContinueOnError)
 	gv := fs.String("gvisor", defaultGVisor, "gVisor version whose stock and patched runsc run the tests: a module version, a date (YYYY-MM-DD) or latest")
 	cache := fs.String("cache", build.DefaultCacheDir(), "build cache directory ($RESTARTSYS_CACHE)")
@@ -44,15 +67,12 @@ func runUpstream(ctx context.Context, args []string) error {
 	work := fs.String("work", "", "directory for the generated sources and test binaries (default: a temporary one, removed)")
 	var sf cliflag.Series
 	sf.Register(fs)
-	fs.Usage = func() {
-		fmt.Fprintf(fs.Output(), "usage: runsc-harness upstream verify [--gvisor V] [--sets core] [--platform systrap] [--timeout D] [--json FILE] [--junit FILE] [--record]\n\n"+
-			"Extracts the test cases each patch of patches/upstream adds to test/syscalls/linux, compiles them with g++\n"+
+	cliflag.SetUsage(fs, "upstream verify [--gvisor V] [--sets core] [--platform systrap] [--timeout D] [--json FILE] [--junit FILE] [--record]",
+		"Extracts the test cases each patch of patches/upstream adds to test/syscalls/linux, compiles them with g++\n"+
 			"against syscalltests/gvisortest, and runs each case natively, under stock and under patched runsc of --gvisor\n"+
 			"(one sandbox per case, --network=none, TEST_ON_GVISOR set). Exit 0 only if every case passes natively and on\n"+
-			"patched, and every case written for a bug fails on stock of a version with that bug.\n\n")
-		fs.PrintDefaults()
-	}
-	if err := parseFlags(fs, args[1:]); err != nil {
+			"patched, and every case written for a bug fails on stock of a version with that bug.")
+	if err := parseFlags(fs, args); err != nil {
 		return err
 	}
 	if _, err := platformVariant(*platform); err != nil {
@@ -86,10 +106,11 @@ func runUpstream(ctx context.Context, args []string) error {
 	if *record {
 		rec := upstream.Record{Measured: time.Now().UTC().Format("2006-01-02"), Result: res,
 			Command: "runsc-harness upstream verify --gvisor " + *gv + " --sets " + sf.Sets + " --platform " + *platform}
-		if err := upstream.SaveRecord(filepath.Join(root, "docs", upstream.RecordFile), rec); err != nil {
-			return err
+		docSeries, docSel, err := (&cliflag.Series{Sets: "core"}).Load() // the docs command's default
+		if err == nil {
+			err = harness.RecordUpstream(ctx, filepath.Join(root, "docs"), rec, docSeries, docSel, os.Stderr)
 		}
-		if err := runDocs(ctx, []string{"--dir", filepath.Join(root, "docs")}); err != nil {
+		if err != nil {
 			return err
 		}
 	}

@@ -4,7 +4,6 @@ import (
 	"context"
 	"errors"
 	"flag"
-	"fmt"
 	"os"
 	"path/filepath"
 	"strings"
@@ -37,10 +36,7 @@ func runVerify(ctx context.Context, args []string) error {
 	duration := fs.Duration("duration", 0, "storm duration per case (default: the storm's own, 6s)")
 	fs.StringVar(&c.Out, "out", "", "output directory for reports (default out/verify-TIMESTAMP under the repository)")
 	c.sets.Register(fs)
-	fs.Usage = func() {
-		fmt.Fprintf(fs.Output(), "usage: runsc-harness verify [--gvisor V|all|V1,V2] [--sets S] [--matrix] [--platform P] [--duration D]\n\n")
-		fs.PrintDefaults()
-	}
+	cliflag.SetUsage(fs, "verify [--gvisor V|all|V1,V2] [--sets S] [--matrix] [--platform P] [--duration D]", "")
 	if err := parseFlags(fs, args); err != nil {
 		return err
 	}

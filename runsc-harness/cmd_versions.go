@@ -33,10 +33,7 @@ func runVersions(ctx context.Context, args []string) error {
 	jsonOut := fs.Bool("json", false, "print JSON")
 	var sf cliflag.Series
 	sf.Register(fs)
-	fs.Usage = func() {
-		fmt.Fprintf(fs.Output(), "usage: runsc-harness versions [--no-patches] [--sets S] [--json]\n\n")
-		fs.PrintDefaults()
-	}
+	cliflag.SetUsage(fs, "versions [--no-patches] [--sets S] [--json]", "")
 	if err := parseFlags(fs, args); err != nil {
 		return err
 	}

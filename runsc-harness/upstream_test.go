@@ -54,3 +54,15 @@ func TestUpstreamVerify(t *testing.T) {
 		})
 	}
 }
+
+// TestDerivedPatchesUpToDate runs `upstream derive --check` as CI does: the
+// snapshot patches that patches/upstream derives are what derive makes of
+// it now, so that no one edits a derived patch by hand or forgets to derive
+// after editing an upstream one. (That they apply to every snapshot the
+// series map names is TestCheckEverySnapshot's job.)
+func TestDerivedPatchesUpToDate(t *testing.T) {
+	stdout, stderr, code := runCLI(t, nil, "upstream", "derive", "--check")
+	if code != 0 {
+		t.Fatalf("upstream derive --check: exit %d\n%s\n%s", code, stdout, stderr)
+	}
+}

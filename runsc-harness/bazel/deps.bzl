@@ -52,6 +52,7 @@ def restartsys_repositories():
     # One repository per module of go.mod, with BUILD files from gendeps.
     materialised_go_modules([
         "com_github_bazelbuild_buildtools",
+    "com_github_bluekeyes_go_gitdiff",
         "com_github_google_go_cmp",
         "com_github_opencontainers_runtime_spec",
         "org_golang_x_mod",

@@ -137,3 +137,16 @@ func (s *Series) SetList() []string {
 	}
 	return out
 }
+
+// SetUsage gives fs the usage message of a runsc-harness command:
+// "usage: runsc-harness " and synopsis, then text if it is not empty, then
+// the flags.
+func SetUsage(fs *flag.FlagSet, synopsis, text string) {
+	fs.Usage = func() {
+		fmt.Fprintf(fs.Output(), "usage: runsc-harness %s\n\n", synopsis)
+		if text != "" {
+			fmt.Fprint(fs.Output(), text+"\n\n")
+		}
+		fs.PrintDefaults()
+	}
+}

@@ -82,7 +82,7 @@ func (f *UpstreamForm) notReady(p *upstream.Patch) []string {
 		return []string{"not ours to send: " + p.WhyNotSent}
 	}
 	var why []string
-	if !p.SnapshotDerived {
+	if !p.SnapshotDerived() {
 		why = append(why, "the patched runsc runs the snapshot form ("+strings.Join(p.DerivedFrom, ", ")+"), which is not generated from this patch: the gtests prove that form, and this patch's own code has only its Go unit tests")
 	}
 	for _, v := range f.Required {

@@ -22,7 +22,7 @@ func TestUpstreamReadiness(t *testing.T) {
 		t.Fatal(err)
 	}
 	manifest := `{"master": "3c5eee17dc45659fb86843531074f38e78e0cc35", "master_date": "2026-08-21",
-	  "patches": [{"file": "0001-a.patch", "send": true, "snapshot_derived": true, "derived_from": ["0003"], "cases": {"S.A": {"bug": "0003"}, "S.Guard": {}}}]}`
+	  "patches": [{"file": "0001-a.patch", "send": true, "derive": [{"id": "0003"}], "derived_from": ["0003"], "cases": {"S.A": {"bug": "0003"}, "S.Guard": {}}}]}`
 	if err := os.WriteFile(filepath.Join(dir, upstream.ManifestFile), []byte(manifest), 0o644); err != nil {
 		t.Fatal(err)
 	}
@@ -56,7 +56,11 @@ func TestUpstreamReadiness(t *testing.T) {
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			man.Patches[0].Send = tc.send
-			man.Patches[0].SnapshotDerived = tc.name != "snapshot form not derived"
+			derive := man.Patches[0].Derive
+			if tc.name == "snapshot form not derived" {
+				man.Patches[0].Derive = nil
+			}
+			defer func() { man.Patches[0].Derive = derive }()
 			for _, r := range tc.records {
 				r.Result.Rows[0].PatchedLacks = tc.lacks
 			}

@@ -67,8 +67,15 @@ func WriteJSON(path string, v any) error {
 	if err != nil {
 		return err
 	}
+	return WriteFile(path, append(b, '\n'), 0o644)
+}
+
+// WriteFile writes data to path atomically: a temporary file beside path,
+// then a rename, so that a reader never sees half a file.
+func WriteFile(path string, data []byte, mode os.FileMode) error {
 	tmp := path + ".tmp"
-	if err := os.WriteFile(tmp, append(b, '\n'), 0o644); err != nil {
+	if err := os.WriteFile(tmp, data, mode); err != nil {
+		os.Remove(tmp)
 		return err
 	}
 	return os.Rename(tmp, path)

@@ -21,6 +21,10 @@ const ManifestFile = "series.json"
 type Manifest struct {
 	// Master is the gVisor master commit every patch applies to, in order.
 	Master string `json:"master"`
+	// SnapshotBase is the gvisor.dev/gvisor module version the derived
+	// snapshot patches are made against (see Derive); the series map says
+	// which other versions they apply to.
+	SnapshotBase string `json:"snapshot_base,omitempty"`
 	// MasterDate is Master's commit date.
 	MasterDate string `json:"master_date"`
 	// Note explains the file.
@@ -43,11 +47,9 @@ type Patch struct {
 	// DerivedFrom names the patches of the snapshot series (series.json)
 	// that carry the same change for the Go-module snapshots.
 	DerivedFrom []string `json:"derived_from"`
-	// SnapshotDerived says that the snapshot form named by DerivedFrom is
-	// generated from this patch, so that the patched runsc runs this
-	// patch's own code. Until it is, a gtest that passes on patched runsc
-	// proves the snapshot form, not this patch.
-	SnapshotDerived bool `json:"snapshot_derived,omitempty"`
+	// Derive lists the snapshot patches generated from this one by
+	// Derive, in the order they are made.
+	Derive []Derivation `json:"derive,omitempty"`
 	// Cases maps each test case the patch adds ("Suite.Name") to what is
 	// expected of it.
 	Cases map[string]Case `json:"cases"`
@@ -89,6 +91,32 @@ func LoadManifest(dir string) (*Manifest, error) {
 		}
 	}
 	return &m, nil
+}
+
+// SnapshotDerived reports whether every snapshot patch named by DerivedFrom
+// is generated from p, so that the patched runsc runs p's own code. Until
+// it is, a gtest that passes on patched runsc proves the snapshot form, not
+// p.
+func (p *Patch) SnapshotDerived() bool {
+	if len(p.DerivedFrom) == 0 {
+		return false
+	}
+	for _, id := range p.DerivedFrom {
+		if !p.derives(id) {
+			return false
+		}
+	}
+	return true
+}
+
+// derives reports whether p generates snapshot patch id.
+func (p *Patch) derives(id string) bool {
+	for _, d := range p.Derive {
+		if d.ID == id {
+			return true
+		}
+	}
+	return false
 }
 
 // Path returns the path of p's file.

@@ -1,0 +1,248 @@
+package upstream
+
+import (
+	"bytes"
+	"context"
+	"fmt"
+	"os"
+	"os/exec"
+	"path"
+	"path/filepath"
+	"strings"
+
+	"github.com/bluekeyes/go-gitdiff/gitdiff"
+)
+
+// Derivation generates one patch of the snapshot series (patches/series.json)
+// from an upstream patch.
+type Derivation struct {
+	// ID is the snapshot series patch that is generated ("0002").
+	ID string `json:"id"`
+	// Paths, if set, limits the derived patch to the files under these
+	// directories, so that one upstream patch can feed patches of two sets
+	// (core and parity, say).
+	Paths []string `json:"paths,omitempty"`
+}
+
+// Derived is a generated snapshot patch.
+type Derived struct {
+	// ID is the snapshot series patch.
+	ID string
+	// From is the upstream patch file it was generated from.
+	From string
+	// Contents is the patch, in git format-patch form.
+	Contents []byte
+	// Dropped are the upstream files left out: BUILD files, the syscall
+	// tests and files outside the derivation's paths.
+	Dropped []string
+	// Generated are the files made here that the upstream build generates.
+	Generated []string
+}
+
+// Derive makes the snapshot form of every upstream patch that names a
+// Derivation, against the module source in base (a gvisor.dev/gvisor
+// module directory): the Go files of each upstream patch, with BUILD and
+// test/ hunks left out, applied in the upstream order to a copy of the files
+// they touch, and the generated code that the patch's BUILD edits would make
+// (declare_mutex) ported from a sibling instance in base. Each derived patch
+// is git's diff of that step, so it applies to base after the ones before it.
+func Derive(ctx context.Context, m *Manifest, base string) ([]Derived, error) {
+	type step struct {
+		p     *Patch
+		d     Derivation
+		files []*gitdiff.File
+		hdr   *gitdiff.PatchHeader
+	}
+	var steps []step
+	touched := map[string]bool{}
+	for _, p := range m.Patches {
+		if len(p.Derive) == 0 {
+			continue
+		}
+		raw, err := os.ReadFile(m.Path(p))
+		if err != nil {
+			return nil, err
+		}
+		files, preamble, err := gitdiff.Parse(bytes.NewReader(raw))
+		if err != nil {
+			return nil, fmt.Errorf("upstream patch %s: %w", p.File, err)
+		}
+		hdr, err := gitdiff.ParsePatchHeader(preamble)
+		if err != nil {
+			return nil, fmt.Errorf("upstream patch %s: header: %w", p.File, err)
+		}
+		for _, d := range p.Derive {
+			steps = append(steps, step{p: p, d: d, files: files, hdr: hdr})
+		}
+		for _, f := range files {
+			touched[f.OldName] = f.OldName != ""
+		}
+	}
+	if len(steps) == 0 {
+		return nil, nil
+	}
+	tree, err := os.MkdirTemp("", "restartsys-derive-")
+	if err != nil {
+		return nil, err
+	}
+	defer os.RemoveAll(tree)
+	git := func(stdin []byte, args ...string) ([]byte, error) { return runGit(ctx, tree, stdin, args...) }
+	if _, err := git(nil, "init", "-q"); err != nil {
+		return nil, err
+	}
+	for name, exists := range touched {
+		if !exists || !keepFile(name, nil) {
+			continue
+		}
+		if err := copyFile(filepath.Join(base, name), filepath.Join(tree, name)); err != nil && !os.IsNotExist(err) {
+			return nil, err
+		}
+	}
+	if err := commitAll(git, "base"); err != nil {
+		return nil, err
+	}
+	var out []Derived
+	for _, s := range steps {
+		dv := Derived{ID: s.d.ID, From: s.p.File}
+		var diff bytes.Buffer
+		for _, f := range s.files {
+			name := fileName(f)
+			if !keepFile(name, s.d.Paths) {
+				dv.Dropped = append(dv.Dropped, name)
+				continue
+			}
+			diff.WriteString(f.String())
+		}
+		gen, err := generatedFiles(s.files, base, s.d.Paths)
+		if err != nil {
+			return nil, fmt.Errorf("upstream patch %s: %w", s.p.File, err)
+		}
+		for name, content := range gen {
+			if err := os.MkdirAll(filepath.Dir(filepath.Join(tree, name)), 0o755); err != nil {
+				return nil, err
+			}
+			if err := os.WriteFile(filepath.Join(tree, name), content, 0o644); err != nil {
+				return nil, err
+			}
+			dv.Generated = append(dv.Generated, name)
+		}
+		if diff.Len() == 0 && len(gen) == 0 {
+			return nil, fmt.Errorf("upstream patch %s: derivation %s keeps no file", s.p.File, s.d.ID)
+		}
+		if diff.Len() > 0 {
+			if _, err := git(diff.Bytes(), "apply", "--whitespace=nowarn", "-"); err != nil {
+				return nil, fmt.Errorf("upstream patch %s does not apply to the snapshot for %s: %w", s.p.File, s.d.ID, err)
+			}
+		}
+		if _, err := git(nil, "add", "-A"); err != nil {
+			return nil, err
+		}
+		body, err := git(nil, "diff", "--cached", "--abbrev=7", "--no-color", "--no-renames", fmt.Sprintf("-U%d", contextLines))
+		if err != nil {
+			return nil, err
+		}
+		if err := commitAll(git, s.d.ID); err != nil {
+			return nil, err
+		}
+		dv.Contents = append(header(m, s.p, s.hdr, dv), body...)
+		dv.Contents = append(dv.Contents, []byte("-- \nrestartsys upstream derive\n")...)
+		out = append(out, dv)
+	}
+	return out, nil
+}
+
+// keepFile reports whether an upstream file goes into a snapshot patch: Go
+// code (and other sources) of the module, not BUILD files, Bazel macros or
+// the syscall tests under test/, which the module does not carry; and, if
+// paths is set, only files under one of them.
+func keepFile(name string, paths []string) bool {
+	base := path.Base(name)
+	if base == "BUILD" || base == "BUILD.bazel" || strings.HasSuffix(base, ".bzl") || strings.HasPrefix(name, "test/") {
+		return false
+	}
+	if len(paths) == 0 {
+		return true
+	}
+	for _, p := range paths {
+		if strings.HasPrefix(name, strings.TrimSuffix(p, "/")+"/") {
+			return true
+		}
+	}
+	return false
+}
+
+// fileName is the path a file diff is about.
+func fileName(f *gitdiff.File) string {
+	if f.NewName != "" {
+		return f.NewName
+	}
+	return f.OldName
+}
+
+// header is the derived patch's format-patch header: the upstream subject
+// and message, then what derivation did. There is no author line: the
+// upstream patches carry none either.
+func header(m *Manifest, p *Patch, h *gitdiff.PatchHeader, dv Derived) []byte {
+	var b bytes.Buffer
+	fmt.Fprintf(&b, "From 0000000000000000000000000000000000000000 Mon Sep 17 00:00:00 2001\n")
+	fmt.Fprintf(&b, "Subject: [PATCH] %s\n\n", h.Title)
+	if h.Body != "" {
+		b.WriteString(strings.TrimRight(h.Body, "\n") + "\n\n")
+	}
+	fmt.Fprintf(&b, "[Derived by `runsc-harness upstream derive` from\npatches/upstream/%s\n", p.File)
+	fmt.Fprintf(&b, "(gVisor master %.12s) for the gvisor.dev/gvisor Go module.\n", m.Master)
+	if len(dv.Dropped) > 0 {
+		fmt.Fprintf(&b, "Left out:\n  %s.\n", strings.Join(dv.Dropped, ",\n  "))
+	}
+	if len(dv.Generated) > 0 {
+		fmt.Fprintf(&b, "Generated here, as the BUILD edits generate them upstream:\n  %s.\n", strings.Join(dv.Generated, ",\n  "))
+	}
+	b.WriteString("Do not edit: edit the upstream patch and run derive again.]\n---\n")
+	return b.Bytes()
+}
+
+// commitAll commits the tree's state, so that the next diff is one step's.
+func commitAll(git func([]byte, ...string) ([]byte, error), msg string) error {
+	if _, err := git(nil, "add", "-A"); err != nil {
+		return err
+	}
+	_, err := git(nil, "-c", "user.name=derive", "-c", "user.email=derive@invalid", "commit", "-q", "--allow-empty", "-m", msg)
+	return err
+}
+
+// runGit runs git in dir, kept from any repository above it and from the
+// caller's git environment.
+func runGit(ctx context.Context, dir string, stdin []byte, args ...string) ([]byte, error) {
+	cmd := exec.CommandContext(ctx, "git", args...)
+	cmd.Dir = dir
+	if stdin != nil {
+		cmd.Stdin = bytes.NewReader(stdin)
+	}
+	cmd.Env = append(os.Environ(), "GIT_CEILING_DIRECTORIES="+filepath.Dir(dir), "GIT_CONFIG_NOSYSTEM=1", "GIT_CONFIG_GLOBAL=/dev/null")
+	var stderr bytes.Buffer
+	cmd.Stderr = &stderr
+	out, err := cmd.Output()
+	if err != nil {
+		return nil, fmt.Errorf("git %s: %v: %s", args[0], err, strings.TrimSpace(stderr.String()))
+	}
+	return out, nil
+}
+
+// copyFile copies src to dst, making dst's directory.
+func copyFile(src, dst string) error {
+	data, err := os.ReadFile(src)
+	if err != nil {
+		return err
+	}
+	if err := os.MkdirAll(filepath.Dir(dst), 0o755); err != nil {
+		return err
+	}
+	return os.WriteFile(dst, data, 0o644)
+}
+
+// contextLines is the context of each hunk in a derived patch. The derived
+// patches apply to a range of snapshots whose code around a change differs
+// more than master's does from the newest one; git apply still refuses a
+// hunk whose context does not match, and runsc-harness check applies the
+// series to every snapshot the map names.
+const contextLines = 2
