@@ -132,6 +132,11 @@ func (f *UpstreamForm) render(w io.Writer) error {
 	fmt.Fprintf(w, "when it is ours to send, its snapshot form is generated from it, and, on %s, every case passes\n", strings.Join(req, " and "))
 	fmt.Fprintln(w, "natively and on patched runsc and fails on stock where the snapshot has the bug. That `git apply --check` passes on the master commit")
 	fmt.Fprintln(w, "is checked in a master checkout, which CI does not have; this page does not check it.")
+	fmt.Fprintln(w)
+	fmt.Fprintln(w, "The snapshot patches that `runsc-harness build` applies are generated from these where")
+	fmt.Fprintln(w, "series.json says `derive`: `go run ./runsc-harness upstream derive` drops the BUILD and `test/` hunks,")
+	fmt.Fprintln(w, "ports what a BUILD edit generates (`declare_mutex`), and writes the result over the snapshot patch;")
+	fmt.Fprintln(w, "CI runs it with `--check` and applies the series to every snapshot. A derived patch is never edited by hand.")
 	versions := make([]string, 0, len(f.Records))
 	for v := range f.Records {
 		versions = append(versions, v)
@@ -147,7 +152,11 @@ func (f *UpstreamForm) render(w io.Writer) error {
 			return fmt.Errorf("%s: %w", p.File, err)
 		}
 		fmt.Fprintf(w, "\n### %s\n\n", msg.Subject)
-		fmt.Fprintf(w, "- File: [%s](../patches/upstream/%s). Snapshot form: %s.\n", p.File, p.File, strings.Join(p.DerivedFrom, ", "))
+		fmt.Fprintf(w, "- File: [%s](../patches/upstream/%s). Snapshot form: %s", p.File, p.File, strings.Join(p.DerivedFrom, ", "))
+		if p.SnapshotDerived() {
+			fmt.Fprintf(w, ", generated from it by `runsc-harness upstream derive` against `%s`", m.SnapshotBase)
+		}
+		fmt.Fprintln(w, ".")
 		if why := f.notReady(p); len(why) > 0 {
 			fmt.Fprintln(w, "- Ready to send: **no**.")
 			for _, y := range why {
