@@ -37,12 +37,14 @@ func DeriveUpstream(ctx context.Context, root string, check bool, log io.Writer)
 	for _, p := range ser.Patches {
 		files[p.ID] = p.File
 	}
-	fmt.Fprintf(log, "derive: against %s@%s\n", gvisor.ModulePath, man.SnapshotBase)
-	mod, err := gvisor.Download(ctx, man.SnapshotBase)
-	if err != nil {
-		return err
-	}
-	ds, err := upstream.Derive(ctx, man, mod.Dir)
+	ds, err := upstream.Derive(ctx, man, func(v string) (string, error) {
+		fmt.Fprintf(log, "derive: against %s@%s\n", gvisor.ModulePath, v)
+		mod, err := gvisor.Download(ctx, v)
+		if err != nil {
+			return "", err
+		}
+		return mod.Dir, nil
+	})
 	if err != nil {
 		return err
 	}

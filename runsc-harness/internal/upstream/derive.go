@@ -8,6 +8,7 @@ import (
 	"os/exec"
 	"path"
 	"path/filepath"
+	"sort"
 	"strings"
 
 	"github.com/bluekeyes/go-gitdiff/gitdiff"
@@ -18,6 +19,10 @@ import (
 type Derivation struct {
 	// ID is the snapshot series patch that is generated ("0002").
 	ID string `json:"id"`
+	// Base, if set, is the module version this derivation is made against
+	// instead of the manifest's SnapshotBase: for a snapshot patch that
+	// covers an older range of versions whose code differs from master's.
+	Base string `json:"base,omitempty"`
 	// Paths, if set, limits the derived patch to the files under these
 	// directories, so that one upstream patch can feed patches of two sets
 	// (core and parity, say).
@@ -40,13 +45,14 @@ type Derived struct {
 }
 
 // Derive makes the snapshot form of every upstream patch that names a
-// Derivation, against the module source in base (a gvisor.dev/gvisor
-// module directory): the Go files of each upstream patch, with BUILD and
-// test/ hunks left out, applied in the upstream order to a copy of the files
-// they touch, and the generated code that the patch's BUILD edits would make
-// (declare_mutex) ported from a sibling instance in base. Each derived patch
-// is git's diff of that step, so it applies to base after the ones before it.
-func Derive(ctx context.Context, m *Manifest, base string) ([]Derived, error) {
+// Derivation: the Go files of each upstream patch, with BUILD and test/
+// hunks left out, applied in the upstream order to a copy of the files they
+// touch in the module source of the derivation's base version (moduleDir
+// gives its directory), and the generated code that the patch's BUILD edits
+// would make (declare_mutex) ported from a sibling instance there. Each
+// derived patch is git's diff of that step, so it applies to its base after
+// the ones before it.
+func Derive(ctx context.Context, m *Manifest, moduleDir func(version string) (string, error)) ([]Derived, error) {
 	type step struct {
 		p     *Patch
 		d     Derivation
@@ -75,80 +81,123 @@ func Derive(ctx context.Context, m *Manifest, base string) ([]Derived, error) {
 			steps = append(steps, step{p: p, d: d, files: files, hdr: hdr})
 		}
 		for _, f := range files {
-			touched[f.OldName] = f.OldName != ""
+			if f.OldName != "" && keepFile(f.OldName, nil) {
+				touched[f.OldName] = true
+			}
 		}
 	}
-	if len(steps) == 0 {
-		return nil, nil
-	}
-	tree, err := os.MkdirTemp("", "restartsys-derive-")
-	if err != nil {
-		return nil, err
-	}
-	defer os.RemoveAll(tree)
-	git := func(stdin []byte, args ...string) ([]byte, error) { return runGit(ctx, tree, stdin, args...) }
-	if _, err := git(nil, "init", "-q"); err != nil {
-		return nil, err
-	}
-	for name, exists := range touched {
-		if !exists || !keepFile(name, nil) {
-			continue
+	trees := map[string]*tree{}
+	defer func() {
+		for _, t := range trees {
+			os.RemoveAll(t.dir)
 		}
-		if err := copyFile(filepath.Join(base, name), filepath.Join(tree, name)); err != nil && !os.IsNotExist(err) {
-			return nil, err
-		}
-	}
-	if err := commitAll(git, "base"); err != nil {
-		return nil, err
-	}
+	}()
 	var out []Derived
 	for _, s := range steps {
-		dv := Derived{ID: s.d.ID, From: s.p.File}
-		var diff bytes.Buffer
-		for _, f := range s.files {
-			name := fileName(f)
-			if !keepFile(name, s.d.Paths) {
-				dv.Dropped = append(dv.Dropped, name)
-				continue
-			}
-			diff.WriteString(f.String())
+		version := s.d.Base
+		if version == "" {
+			version = m.SnapshotBase
 		}
-		gen, err := generatedFiles(s.files, base, s.d.Paths)
-		if err != nil {
-			return nil, fmt.Errorf("upstream patch %s: %w", s.p.File, err)
-		}
-		for name, content := range gen {
-			if err := os.MkdirAll(filepath.Dir(filepath.Join(tree, name)), 0o755); err != nil {
+		t := trees[version]
+		if t == nil {
+			base, err := moduleDir(version)
+			if err != nil {
 				return nil, err
 			}
-			if err := os.WriteFile(filepath.Join(tree, name), content, 0o644); err != nil {
+			if t, err = newTree(ctx, base, touched); err != nil {
 				return nil, err
 			}
-			dv.Generated = append(dv.Generated, name)
+			trees[version] = t
 		}
-		if diff.Len() == 0 && len(gen) == 0 {
-			return nil, fmt.Errorf("upstream patch %s: derivation %s keeps no file", s.p.File, s.d.ID)
-		}
-		if diff.Len() > 0 {
-			if _, err := git(diff.Bytes(), "apply", "--whitespace=nowarn", "-"); err != nil {
-				return nil, fmt.Errorf("upstream patch %s does not apply to the snapshot for %s: %w", s.p.File, s.d.ID, err)
-			}
-		}
-		if _, err := git(nil, "add", "-A"); err != nil {
-			return nil, err
-		}
-		body, err := git(nil, "diff", "--cached", "--abbrev=7", "--no-color", "--no-renames", fmt.Sprintf("-U%d", contextLines))
+		dv, err := t.derive(s.p, s.d, s.files)
 		if err != nil {
 			return nil, err
 		}
-		if err := commitAll(git, s.d.ID); err != nil {
-			return nil, err
-		}
-		dv.Contents = append(header(m, s.p, s.hdr, dv), body...)
+		dv.Contents = append(header(m, s.p, s.hdr, dv), dv.Contents...)
 		dv.Contents = append(dv.Contents, []byte("-- \nrestartsys upstream derive\n")...)
 		out = append(out, dv)
 	}
 	return out, nil
+}
+
+// tree is a git repository holding, from one module version, the files the
+// upstream patches touch; each derivation is one commit on it.
+type tree struct {
+	dir  string
+	base string
+	git  func(stdin []byte, args ...string) ([]byte, error)
+}
+
+// newTree copies the touched files that exist in base into a new
+// repository and commits them.
+func newTree(ctx context.Context, base string, touched map[string]bool) (*tree, error) {
+	dir, err := os.MkdirTemp("", "restartsys-derive-")
+	if err != nil {
+		return nil, err
+	}
+	t := &tree{dir: dir, base: base, git: func(stdin []byte, args ...string) ([]byte, error) { return runGit(ctx, dir, stdin, args...) }}
+	if _, err := t.git(nil, "init", "-q"); err != nil {
+		os.RemoveAll(dir)
+		return nil, err
+	}
+	for name := range touched {
+		if err := copyFile(filepath.Join(base, name), filepath.Join(dir, name)); err != nil && !os.IsNotExist(err) {
+			os.RemoveAll(dir)
+			return nil, err
+		}
+	}
+	if err := commitAll(t.git, "base"); err != nil {
+		os.RemoveAll(dir)
+		return nil, err
+	}
+	return t, nil
+}
+
+// derive applies the part of an upstream patch that d keeps, with the
+// files its BUILD edits generate, and returns the step's diff as
+// Contents (without a header).
+func (t *tree) derive(p *Patch, d Derivation, files []*gitdiff.File) (Derived, error) {
+	dv := Derived{ID: d.ID, From: p.File}
+	var diff bytes.Buffer
+	for _, f := range files {
+		name := fileName(f)
+		if !keepFile(name, d.Paths) {
+			dv.Dropped = append(dv.Dropped, name)
+			continue
+		}
+		diff.WriteString(f.String())
+	}
+	gen, err := generatedFiles(files, t.base, d.Paths)
+	if err != nil {
+		return dv, fmt.Errorf("upstream patch %s: %w", p.File, err)
+	}
+	for name, content := range gen {
+		if err := os.MkdirAll(filepath.Dir(filepath.Join(t.dir, name)), 0o755); err != nil {
+			return dv, err
+		}
+		if err := os.WriteFile(filepath.Join(t.dir, name), content, 0o644); err != nil {
+			return dv, err
+		}
+		dv.Generated = append(dv.Generated, name)
+	}
+	sort.Strings(dv.Generated)
+	if diff.Len() == 0 && len(gen) == 0 {
+		return dv, fmt.Errorf("upstream patch %s: derivation %s keeps no file", p.File, d.ID)
+	}
+	if diff.Len() > 0 {
+		if _, err := t.git(diff.Bytes(), "apply", "--whitespace=nowarn", "-"); err != nil {
+			return dv, fmt.Errorf("upstream patch %s does not apply to the snapshot for %s: %w", p.File, d.ID, err)
+		}
+	}
+	if _, err := t.git(nil, "add", "-A"); err != nil {
+		return dv, err
+	}
+	body, err := t.git(nil, "diff", "--cached", "--abbrev=7", "--no-color", "--no-renames", fmt.Sprintf("-U%d", contextLines))
+	if err != nil {
+		return dv, err
+	}
+	dv.Contents = body
+	return dv, commitAll(t.git, d.ID)
 }
 
 // keepFile reports whether an upstream file goes into a snapshot patch: Go

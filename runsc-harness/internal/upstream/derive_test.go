@@ -106,7 +106,7 @@ func TestDerive(t *testing.T) {
 	m := &Manifest{Master: strings.Repeat("a", 40), dir: dir, Patches: []*Patch{
 		{File: "0001-pipe-lock-opens.patch", Derive: []Derivation{{ID: "0004"}}, DerivedFrom: []string{"0004"}},
 	}}
-	ds, err := Derive(context.Background(), m, base)
+	ds, err := Derive(context.Background(), m, func(string) (string, error) { return base, nil })
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -162,10 +162,46 @@ func TestDeriveRefuses(t *testing.T) {
 			os.WriteFile(filepath.Join(base, "pkg/pipe/inode_mutex.go"), []byte(inodeMutex), 0o644)
 			os.WriteFile(filepath.Join(dir, "p.patch"), []byte(tc.patch), 0o644)
 			m := &Manifest{Master: strings.Repeat("a", 40), dir: dir, Patches: []*Patch{{File: "p.patch", Derive: []Derivation{{ID: "0004"}}}}}
-			_, err := Derive(context.Background(), m, base)
+			_, err := Derive(context.Background(), m, func(string) (string, error) { return base, nil })
 			if err == nil || !strings.Contains(err.Error(), tc.want) {
 				t.Fatalf("Derive: %v, want an error with %q", err, tc.want)
 			}
 		})
+	}
+}
+
+// TestDeriveBases checks that a derivation with its own base is made
+// against that version's module, in a tree of its own, while the others
+// use the manifest's snapshot base.
+func TestDeriveBases(t *testing.T) {
+	bases := map[string]string{"new": t.TempDir(), "old": t.TempDir()}
+	for v, dir := range bases {
+		os.MkdirAll(filepath.Join(dir, "pkg/pipe"), 0o755)
+		// The old version has one more comment line above the package
+		// clause: line numbers differ.
+		pre := map[string]string{"new": "// a\n// b\n", "old": "// a\n// b\n// c\n"}[v]
+		os.WriteFile(filepath.Join(dir, "pkg/pipe/pipe.go"), []byte(pre+"package pipe\n\ntype Pipe struct {\n}\n"), 0o644)
+		os.WriteFile(filepath.Join(dir, "pkg/pipe/inode_mutex.go"), []byte(inodeMutex), 0o644)
+	}
+	dir := t.TempDir()
+	os.WriteFile(filepath.Join(dir, "p.patch"), []byte(strings.Replace(upstreamPatch, "@@ -1,4 +1,5 @@\n package pipe", "@@ -3,4 +3,5 @@\n package pipe", 1)), 0o644)
+	m := &Manifest{Master: strings.Repeat("a", 40), SnapshotBase: "new", dir: dir, Patches: []*Patch{
+		{File: "p.patch", Derive: []Derivation{{ID: "0104"}, {ID: "0106", Base: "old"}}},
+	}}
+	var asked []string
+	ds, err := Derive(context.Background(), m, func(v string) (string, error) {
+		asked = append(asked, v)
+		return bases[v], nil
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if diff := cmp.Diff([]string{"new", "old"}, asked); diff != "" {
+		t.Errorf("module versions asked for (-want +got):\n%s", diff)
+	}
+	for i, want := range []string{"@@ -4,3 +4,4 @@", "@@ -5,3 +5,4 @@"} {
+		if !strings.Contains(string(ds[i].Contents), want) {
+			t.Errorf("derived %s lacks %q:\n%s", ds[i].ID, want, ds[i].Contents)
+		}
 	}
 }
