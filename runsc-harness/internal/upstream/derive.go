@@ -4,11 +4,14 @@ import (
 	"bytes"
 	"context"
 	"fmt"
+	"go/parser"
+	"go/token"
 	"os"
 	"os/exec"
 	"path"
 	"path/filepath"
 	"sort"
+	"strconv"
 	"strings"
 
 	"github.com/bluekeyes/go-gitdiff/gitdiff"
@@ -189,6 +192,9 @@ func (t *tree) derive(p *Patch, d Derivation, files []*gitdiff.File) (Derived, e
 			return dv, fmt.Errorf("upstream patch %s does not apply to the snapshot for %s: %w", p.File, d.ID, err)
 		}
 	}
+	if err := t.checkImports(files, d.Paths); err != nil {
+		return dv, fmt.Errorf("upstream patch %s: %w", p.File, err)
+	}
 	if _, err := t.git(nil, "add", "-A"); err != nil {
 		return dv, err
 	}
@@ -198,6 +204,38 @@ func (t *tree) derive(p *Patch, d Derivation, files []*gitdiff.File) (Derived, e
 	}
 	dv.Contents = body
 	return dv, commitAll(t.git, d.ID)
+}
+
+// checkImports checks that every gVisor package the kept Go files import
+// after the step is in the module: the Go-module snapshots leave out
+// packages only tests use (pkg/sentry/contexttest, say), and a derived test
+// that imports one would fail to build only later, in the build's test
+// phase.
+func (t *tree) checkImports(files []*gitdiff.File, paths []string) error {
+	const prefix = "gvisor.dev/gvisor/"
+	for _, f := range files {
+		name := fileName(f)
+		if f.IsDelete || !strings.HasSuffix(name, ".go") || !keepFile(name, paths) {
+			continue
+		}
+		parsed, err := parser.ParseFile(token.NewFileSet(), filepath.Join(t.dir, name), nil, parser.ImportsOnly)
+		if err != nil {
+			return err
+		}
+		for _, imp := range parsed.Imports {
+			path, _ := strconv.Unquote(imp.Path.Value)
+			rel, ok := strings.CutPrefix(path, prefix)
+			if !ok {
+				continue
+			}
+			if _, err := os.Stat(filepath.Join(t.base, rel)); err != nil {
+				if _, err := os.Stat(filepath.Join(t.dir, rel)); err != nil {
+					return fmt.Errorf("%s imports %s, which the Go module does not carry (it leaves out packages only tests use); use what the module has", name, path)
+				}
+			}
+		}
+	}
+	return nil
 }
 
 // keepFile reports whether an upstream file goes into a snapshot patch: Go

@@ -146,13 +146,28 @@ func TestDerive(t *testing.T) {
 	}
 }
 
-// TestDeriveRefuses checks the errors: a BUILD edit derive cannot port, and
-// a Go hunk that does not apply to the module.
+// testOnlyImport adds a Go test that imports a package the Go module lacks.
+const testOnlyImport = `diff --git a/pkg/pipe/x_test.go b/pkg/pipe/x_test.go
+new file mode 100644
+index 0000000..1111111
+--- /dev/null
++++ b/pkg/pipe/x_test.go
+@@ -0,0 +1,3 @@
++package pipe
++
++import _ "gvisor.dev/gvisor/pkg/sentry/contexttest"
+`
+
+// TestDeriveRefuses checks the errors: a BUILD edit derive cannot port, a
+// Go file importing a package the module lacks, and a Go hunk that does
+// not apply to the module.
 func TestDeriveRefuses(t *testing.T) {
 	for _, tc := range []struct {
 		name, patch, pipeGo, want string
 	}{
 		{"unknown generator", strings.Replace(upstreamPatch, "+declare_mutex(", "+go_template_instance(", 1), "package pipe\n\ntype Pipe struct {\n}\n", `adds go_template_instance "open_mutex", which derive cannot port`},
+		{"test-only import", strings.Replace(upstreamPatch, "diff --git a/test/", testOnlyImport+"diff --git a/test/", 1), "package pipe\n\ntype Pipe struct {\n}\n",
+			"pkg/pipe/x_test.go imports gvisor.dev/gvisor/pkg/sentry/contexttest, which the Go module does not carry"},
 		{"context differs", upstreamPatch, "package pipe\n\ntype Pipe struct {\n\tx int\n}\n", "does not apply to the snapshot for 0004"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
