@@ -76,8 +76,8 @@ func addedCalls(f *gitdiff.File) []byte {
 			case l.Op != gitdiff.OpAdd:
 				in = false
 			case topCall.MatchString(l.Line):
-				in = true
 				b.WriteString(l.Line)
+				in = !strings.HasSuffix(strings.TrimSpace(l.Line), ")") // a one-line call is whole
 			case in:
 				b.WriteString(l.Line)
 				in = !strings.HasPrefix(l.Line, ")")
