@@ -66,8 +66,8 @@ func upstreamVerify(ctx context.Context, args []string) error {
 	record := fs.Bool("record", false, "record the result in docs/"+upstream.RecordFile+" and regenerate docs/upstreaming.md from it")
 	work := fs.String("work", "", "directory for the generated sources and test binaries (default: a temporary one, removed)")
 	var sf cliflag.Series
-	sf.Register(fs)
-	cliflag.SetUsage(fs, "upstream verify [--gvisor V] [--sets core] [--platform systrap] [--timeout D] [--json FILE] [--junit FILE] [--record]",
+	sf.RegisterSets(fs, "core,parity") // the cases of every upstream patch need its set
+	cliflag.SetUsage(fs, "upstream verify [--gvisor V] [--sets core,parity] [--platform systrap] [--timeout D] [--json FILE] [--junit FILE] [--record]",
 		"Extracts the test cases each patch of patches/upstream adds to test/syscalls/linux, compiles them with g++\n"+
 			"against syscalltests/gvisortest, and runs each case natively, under stock and under patched runsc of --gvisor\n"+
 			"(one sandbox per case, --network=none, TEST_ON_GVISOR set). Exit 0 only if every case passes natively and on\n"+

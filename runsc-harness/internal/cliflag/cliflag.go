@@ -100,10 +100,14 @@ type Series struct {
 	Sets string
 }
 
-// Register adds --patches and --sets to fs.
-func (s *Series) Register(fs *flag.FlagSet) {
+// Register adds --patches and --sets (default core) to fs.
+func (s *Series) Register(fs *flag.FlagSet) { s.RegisterSets(fs, "core") }
+
+// RegisterSets adds --patches and --sets, with sets as --sets' default,
+// to fs.
+func (s *Series) RegisterSets(fs *flag.FlagSet, sets string) {
 	fs.StringVar(&s.Dir, "patches", "", "patch series directory (default: the series built into this binary)")
-	fs.StringVar(&s.Sets, "sets", "core", "comma-separated patch sets to apply (core, parity); empty for all; the compat set goes into every build that needs it, stock included")
+	fs.StringVar(&s.Sets, "sets", sets, "comma-separated patch sets to apply (core, parity); empty for all; the compat set goes into every build that needs it, stock included")
 }
 
 // Load reads the series and selects the requested sets, with the baseline
