@@ -3,7 +3,6 @@ package e2e
 import (
 	"bytes"
 	"context"
-	"encoding/json"
 	"fmt"
 	"io"
 	"os"
@@ -11,8 +10,6 @@ import (
 	"path/filepath"
 	"strings"
 	"time"
-
-	"github.com/restartsys/restartsys/runsc-harness/internal/fscopy"
 )
 
 // RuncModule is the Go module runc is built from.
@@ -66,17 +63,6 @@ func BuildRunc(ctx context.Context, version, cacheDir string, log io.Writer) (*R
 	}
 	start := time.Now()
 	fmt.Fprintf(log, "runc %s: downloading %s@%s\n", version, RuncModule, version)
-	js, err := goOutput(ctx, "", "mod", "download", "-json", RuncModule+"@"+version)
-	if err != nil {
-		return nil, err
-	}
-	var mod struct{ Dir, Error string }
-	if err := json.Unmarshal([]byte(js), &mod); err != nil {
-		return nil, fmt.Errorf("go mod download: %w: %s", err, js)
-	}
-	if mod.Error != "" || mod.Dir == "" {
-		return nil, fmt.Errorf("go mod download %s@%s: %s", RuncModule, version, mod.Error)
-	}
 	if err := os.MkdirAll(dir, 0o755); err != nil {
 		return nil, err
 	}
@@ -86,10 +72,7 @@ func BuildRunc(ctx context.Context, version, cacheDir string, log io.Writer) (*R
 	}
 	defer os.RemoveAll(work)
 	src := filepath.Join(work, "src")
-	if err := fscopy.Tree(mod.Dir, src); err != nil {
-		return nil, fmt.Errorf("copying runc source: %w", err)
-	}
-	if err := os.RemoveAll(filepath.Join(src, "vendor")); err != nil {
+	if err := ModuleSource(ctx, RuncModule, version, src); err != nil {
 		return nil, err
 	}
 	fmt.Fprintf(log, "runc %s: building (cgo, static, tags %q)\n", version, RuncTags)

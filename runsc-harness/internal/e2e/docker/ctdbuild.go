@@ -3,7 +3,6 @@ package docker
 import (
 	"bytes"
 	"context"
-	"encoding/json"
 	"fmt"
 	"io"
 	"os"
@@ -11,7 +10,7 @@ import (
 	"path/filepath"
 	"time"
 
-	"github.com/restartsys/restartsys/runsc-harness/internal/fscopy"
+	"github.com/restartsys/restartsys/runsc-harness/internal/e2e"
 	"golang.org/x/mod/modfile"
 	"golang.org/x/sys/unix"
 )
@@ -93,13 +92,6 @@ func BuildContainerd(ctx context.Context, version, cacheDir string, log io.Write
 	}
 	start := time.Now()
 	fmt.Fprintf(log, "containerd %s: downloading %s@%s\n", version, ContainerdModule, version)
-	dl := exec.CommandContext(ctx, "go", "mod", "download", "-json", ContainerdModule+"@"+version)
-	dl.Dir, dl.Env = os.TempDir(), append(os.Environ(), "GOFLAGS=-mod=mod", "GOWORK=off")
-	js, err := dl.Output()
-	var mod struct{ Dir, Error string }
-	if jerr := json.Unmarshal(js, &mod); jerr != nil || mod.Dir == "" {
-		return nil, fmt.Errorf("go mod download %s@%s: %v %s %s", ContainerdModule, version, err, mod.Error, js)
-	}
 	if err := os.MkdirAll(filepath.Dir(dir), 0o755); err != nil {
 		return nil, err
 	}
@@ -109,10 +101,7 @@ func BuildContainerd(ctx context.Context, version, cacheDir string, log io.Write
 	}
 	defer os.RemoveAll(work)
 	src := filepath.Join(work, "src")
-	if err := fscopy.Tree(mod.Dir, src); err != nil {
-		return nil, fmt.Errorf("copying containerd's source: %w", err)
-	}
-	if err := os.RemoveAll(filepath.Join(src, "vendor")); err != nil {
+	if err := e2e.ModuleSource(ctx, ContainerdModule, version, src); err != nil {
 		return nil, err
 	}
 	fmt.Fprintf(log, "containerd %s: building containerd and ctr\n", version)
