@@ -26,6 +26,13 @@ type Derivation struct {
 	// instead of the manifest's SnapshotBase: for a snapshot patch that
 	// covers an older range of versions whose code differs from master's.
 	Base string `json:"base,omitempty"`
+	// Context, if set, is the number of context lines of each hunk of the
+	// derived patch instead of git's 3: fewer, for a patch whose context
+	// differs between the snapshots it must apply to; more, for a hunk
+	// whose 3 lines repeat elsewhere in the file, where git apply would
+	// put it on a snapshot whose line numbers have moved (runsc-harness
+	// check --test catches both).
+	Context int `json:"context,omitempty"`
 	// Paths, if set, limits the derived patch to the files under these
 	// directories, so that one upstream patch can feed patches of two sets
 	// (core and parity, say).
@@ -198,7 +205,7 @@ func (t *tree) derive(p *Patch, d Derivation, files []*gitdiff.File) (Derived, e
 	if _, err := t.git(nil, "add", "-A"); err != nil {
 		return dv, err
 	}
-	body, err := t.git(nil, "diff", "--cached", "--abbrev=7", "--no-color", "--no-renames", fmt.Sprintf("-U%d", contextLines))
+	body, err := t.git(nil, "diff", "--cached", "--abbrev=7", "--no-color", "--no-renames", fmt.Sprintf("-U%d", d.contextLines()))
 	if err != nil {
 		return dv, err
 	}
@@ -327,9 +334,10 @@ func copyFile(src, dst string) error {
 	return os.WriteFile(dst, data, 0o644)
 }
 
-// contextLines is the context of each hunk in a derived patch. The derived
-// patches apply to a range of snapshots whose code around a change differs
-// more than master's does from the newest one; git apply still refuses a
-// hunk whose context does not match, and runsc-harness check applies the
-// series to every snapshot the map names.
-const contextLines = 2
+// contextLines is the context of each hunk of d's patch.
+func (d Derivation) contextLines() int {
+	if d.Context > 0 {
+		return d.Context
+	}
+	return 3
+}
