@@ -51,6 +51,16 @@ type Guest struct {
 	// FIFO can be opened. A FIFO made inside the sandbox would not do: on a
 	// gofer mount too it is the Sentry's own pipe, not the host's.
 	HostFIFOEnv string
+	// ImageFIFOEnv, when set, names the environment variable through which
+	// the guest gets the path of a FIFO that is part of its container
+	// image: under runsc, ImageFIFOPath, made with mkfifo in the bundle's
+	// rootfs (a fresh bundle for each run) before the container starts, as
+	// an image layer ships it; natively, a FIFO in a fresh host directory.
+	ImageFIFOEnv string
+	// RunscFlags are further runsc flags the guest always runs with
+	// ("--overlay2=none", say), so that one guest can be declared under
+	// several runsc configurations.
+	RunscFlags []string
 	// Benchmark marks a guest that prints timings, not a guestio report:
 	// bench runs it; run and the Bazel conformance targets do not.
 	Benchmark bool
@@ -62,6 +72,11 @@ const HostDirMount = "/hostdir"
 
 // HostFIFOName is the name of the host FIFO in its directory.
 const HostFIFOName = "fifo"
+
+// ImageFIFOPath is where a guest's image FIFO (Guest.ImageFIFOEnv) is in
+// its rootfs, as runit's supervise/ok FIFO is in the images of gVisor issue
+// 12504.
+const ImageFIFOPath = "/service/supervise/ok"
 
 // HostFIFORunscFlags are the runsc flags a guest with a host FIFO runs
 // with.
@@ -76,6 +91,12 @@ var Known = []Guest{
 	{Name: "keyring", Lang: C, Dir: "syscalltests/keyring"},
 	{Name: "nsc", Lang: C, Dir: "syscalltests/nsc", Namespaces: true, Caps: []string{"CAP_SYS_ADMIN"}},
 	{Name: "nsgo", Lang: Go, Dir: "syscalltests/nsgo", Namespaces: true, Caps: []string{"CAP_SYS_ADMIN"}},
+	// gVisor issue 12504: a FIFO in the image, under runsc's default rootfs
+	// overlay, without it, and with --host-fifo=open.
+	{Name: "imagefifo", Lang: C, Dir: "syscalltests/imagefifo", ImageFIFOEnv: "IMAGEFIFO_PATH"},
+	{Name: "imagefifo-nooverlay", Lang: C, Dir: "syscalltests/imagefifo", ImageFIFOEnv: "IMAGEFIFO_PATH", RunscFlags: []string{"--overlay2=none"}},
+	{Name: "imagefifo-hostfifo", Lang: C, Dir: "syscalltests/imagefifo", ImageFIFOEnv: "IMAGEFIFO_PATH", RunscFlags: []string{"--host-fifo=open"}},
+	{Name: "imagefifo-nooverlay-hostfifo", Lang: C, Dir: "syscalltests/imagefifo", ImageFIFOEnv: "IMAGEFIFO_PATH", RunscFlags: []string{"--overlay2=none", "--host-fifo=open"}},
 	{Name: "bench", Lang: C, Dir: "syscalltests/bench", Benchmark: true},
 	{Name: "tiny", Lang: Go, Dir: "runsc-harness/internal/guests/tiny"},
 }

@@ -317,7 +317,7 @@ func prepare(ctx context.Context, o Options) (*prepared, error) {
 // runNative runs guest g natively, with a fresh host directory if it takes
 // a host FIFO.
 func runNative(ctx context.Context, o Options, hostRoot string, g guests.Guest, bin, logDir string) (*sandbox.Result, error) {
-	hd, err := newHostDir(hostRoot, g.Name, "native", g)
+	hd, err := newHostDir(hostRoot, g.Name, "native", nativeFIFO(g))
 	if err != nil {
 		return nil, err
 	}
@@ -357,9 +357,17 @@ func runUnder(ctx context.Context, o Options, out, hostRoot string, g guests.Gue
 		opts.Binds = []oci.Bind{{Source: hd.dir, Destination: guests.HostDirMount}}
 		flags = guests.HostFIFORunscFlags
 	}
+	if g.ImageFIFOEnv != "" {
+		// The FIFO is part of the image: made in this run's rootfs.
+		bundleDir = filepath.Join(out, "bundles", g.Name+"-"+vfile)
+		opts.Env = append(opts.Env, g.ImageFIFOEnv+"="+guests.ImageFIFOPath)
+		opts.FIFOs = []string{guests.ImageFIFOPath}
+	}
+	flags = append(append([]string(nil), flags...), g.RunscFlags...)
 	// A shared bundle is written once; one that names this run's host
-	// directory or network namespace is written for the run.
-	perRun := hd.dir != "" || opts.NetNS != ""
+	// directory or network namespace, or holds its image FIFO, is written
+	// for the run.
+	perRun := hd.dir != "" || opts.NetNS != "" || g.ImageFIFOEnv != ""
 	if _, err := os.Stat(bundleDir); perRun || errors.Is(err, os.ErrNotExist) {
 		if _, err := oci.Write(bundleDir, opts); err != nil {
 			return nil, err

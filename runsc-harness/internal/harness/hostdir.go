@@ -51,6 +51,15 @@ func (h hostDir) env(dir string) []string {
 	return []string{h.envVar + "=" + filepath.Join(dir, guests.HostFIFOName)}
 }
 
+// nativeFIFO returns g as its native run sees it: a FIFO of its image
+// (Guest.ImageFIFOEnv) is, natively, a FIFO in a fresh host directory.
+func nativeFIFO(g guests.Guest) guests.Guest {
+	if g.ImageFIFOEnv != "" {
+		g.HostFIFOEnv = g.ImageFIFOEnv
+	}
+	return g
+}
+
 // remove deletes the directory and its FIFO after the run.
 func (h hostDir) remove() error {
 	if h.dir == "" {

@@ -11,6 +11,7 @@ import (
 	"path/filepath"
 
 	specs "github.com/opencontainers/runtime-spec/specs-go"
+	"golang.org/x/sys/unix"
 
 	"github.com/restartsys/restartsys/runsc-harness/internal/fscopy"
 )
@@ -44,6 +45,10 @@ type Options struct {
 	// Binds are host directories bind-mounted read-write into the
 	// container, after the default mounts.
 	Binds []Bind
+	// FIFOs are paths inside the rootfs where Write makes a FIFO (mode
+	// 0666, with its parent directories), as an image layer can ship one.
+	// A FIFO already there is made afresh.
+	FIFOs []string
 	// HostRoot runs Command instead of a copied guest: the container's
 	// root is the host's root directory, read-only, so that a test binary
 	// finds its runfiles and shared libraries where Bazel put them (as
@@ -174,6 +179,22 @@ func Write(dir string, o Options) (*Bundle, error) {
 	}
 	if err := fscopy.File(o.Binary, filepath.Join(rootfs, GuestPath), 0o755); err != nil {
 		return nil, fmt.Errorf("oci: copying guest: %w", err)
+	}
+	for _, f := range o.FIFOs {
+		p := filepath.Join(rootfs, f)
+		if err := os.MkdirAll(filepath.Dir(p), 0o755); err != nil {
+			return nil, err
+		}
+		if err := os.Remove(p); err != nil && !errors.Is(err, os.ErrNotExist) {
+			return nil, err
+		}
+		if err := unix.Mkfifo(p, 0o666); err != nil {
+			return nil, fmt.Errorf("oci: FIFO %s: %w", f, err)
+		}
+		// mkfifo(3) applies the umask.
+		if err := os.Chmod(p, 0o666|os.ModeNamedPipe); err != nil {
+			return nil, err
+		}
 	}
 	return writeConfig(dir, spec)
 }
