@@ -29,6 +29,7 @@ import (
 	"github.com/restartsys/restartsys/runsc-harness/internal/fscopy"
 	"github.com/restartsys/restartsys/runsc-harness/internal/gvisor"
 	"github.com/restartsys/restartsys/runsc-harness/internal/series"
+	"golang.org/x/mod/semver"
 	"golang.org/x/sys/unix"
 )
 
@@ -835,6 +836,17 @@ func RunscVersion(ctx context.Context, path string) string {
 	}
 	line, _, _ := strings.Cut(string(out), "\n")
 	return line
+}
+
+// StampVersion returns the gVisor module version in a `runsc --version`
+// line ("runsc version v0.0.0-...+restartsys-..."), or "" if it names
+// none.
+func StampVersion(line string) string {
+	v, _, _ := strings.Cut(strings.TrimPrefix(line, "runsc version "), "+")
+	if !semver.IsValid(v) {
+		return ""
+	}
+	return v
 }
 
 // InstallTo copies both binaries into dir as runsc-stock and runsc-patched,

@@ -374,3 +374,18 @@ func TestDeferredTests(t *testing.T) {
 		})
 	}
 }
+
+// TestStampVersion checks that the gVisor version is read from stock and
+// patched stamps, and that a line without one gives "".
+func TestStampVersion(t *testing.T) {
+	for line, want := range map[string]string{
+		"runsc version v0.0.0-20260518063529-209a0ce076a1":                                          "v0.0.0-20260518063529-209a0ce076a1",
+		"runsc version v0.0.0-20260905035102-160fafc42237+restartsys-core+parity-95e24d3d08a6.0002": "v0.0.0-20260905035102-160fafc42237",
+		"(runsc --version failed: exit status 1)":                                                   "",
+		"runsc version release-20240101.0":                                                          "",
+	} {
+		if got := StampVersion(line); got != want {
+			t.Errorf("StampVersion(%q) = %q, want %q", line, got, want)
+		}
+	}
+}

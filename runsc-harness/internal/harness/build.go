@@ -81,9 +81,9 @@ func BootCheck(ctx context.Context, repo, cache string, log io.Writer) (build.Bo
 // Runscs names the binaries of a build "stock" and "patched" (the latter
 // only if it was built).
 func Runscs(res *build.Result) []Runsc {
-	out := []Runsc{{Name: "stock", Kind: report.Stock, Path: res.Stock.Path}}
+	out := []Runsc{{Name: "stock", Kind: report.Stock, Path: res.Stock.Path, GVisor: res.Version}}
 	if res.Patched.Path != "" {
-		out = append(out, Runsc{Name: "patched", Kind: report.Patched, Path: res.Patched.Path})
+		out = append(out, Runsc{Name: "patched", Kind: report.Patched, Path: res.Patched.Path, GVisor: res.Version})
 	}
 	return out
 }

@@ -16,6 +16,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/restartsys/restartsys/runsc-harness/internal/build"
 	"github.com/restartsys/restartsys/runsc-harness/internal/guests"
 	"github.com/restartsys/restartsys/runsc-harness/internal/oci"
 	"github.com/restartsys/restartsys/runsc-harness/internal/report"
@@ -31,6 +32,9 @@ type Runsc struct {
 	Kind report.Kind
 	// Path is the binary.
 	Path string
+	// GVisor is the gVisor module version it was built from; empty when
+	// unknown (a binary given by path).
+	GVisor string
 }
 
 // Options say what Run runs.
@@ -123,9 +127,13 @@ func Run(ctx context.Context, o Options) (*report.Document, error) {
 	}
 	var variants []report.Variant
 	for _, r := range o.Runscs {
+		if r.GVisor == "" {
+			// A binary given by path: its stamp says what it was built from.
+			r.GVisor = build.StampVersion(build.RunscVersion(ctx, r.Path))
+		}
 		for _, v := range o.Variants {
 			variants = append(variants, report.Variant{
-				Name: VariantName(r, v), Kind: r.Kind, Runsc: r.Path,
+				Name: VariantName(r, v), Kind: r.Kind, Runsc: r.Path, GVisor: r.GVisor,
 				Platform: v.Platform, Network: v.Network, DirectFS: v.DirectFS,
 			})
 		}

@@ -18,6 +18,7 @@ import (
 	"strings"
 
 	"github.com/restartsys/restartsys/syscalltests/guestio"
+	"golang.org/x/mod/semver"
 )
 
 // Kind says whether a runsc is stock or carries the project's patches.
@@ -44,6 +45,9 @@ type Variant struct {
 	Kind Kind `json:"kind"`
 	// Runsc is the path of the runsc binary.
 	Runsc string `json:"runsc"`
+	// GVisor is the gVisor module version the runsc was built from, if
+	// known.
+	GVisor string `json:"gvisor,omitempty"`
 	// Platform, Network and DirectFS are the runsc settings.
 	Platform string `json:"platform"`
 	Network  string `json:"network"`
@@ -81,6 +85,10 @@ type Expected struct {
 	Kind Kind `json:"kind"`
 	// Reason is shown next to the divergence.
 	Reason string `json:"reason"`
+	// Before, if set, limits the entry to runsc built from a gVisor
+	// module version before this one: a later snapshot has the fix. A
+	// runsc whose version is unknown (given by path) matches.
+	Before string `json:"before,omitempty"`
 }
 
 // LoadExpected reads a JSON list of Expected entries.
@@ -103,15 +111,19 @@ func LoadExpected(path string) ([]Expected, error) {
 		if e.Kind != Stock && e.Kind != Patched {
 			return nil, fmt.Errorf("%s: entry %d: kind %q is neither %q nor %q", path, i, e.Kind, Stock, Patched)
 		}
+		if e.Before != "" && !semver.IsValid(e.Before) {
+			return nil, fmt.Errorf("%s: entry %d: before %q is not a module version", path, i, e.Before)
+		}
 	}
 	return list, nil
 }
 
-func (e Expected) matches(guest, shape, disp string, kind Kind) bool {
+func (e Expected) matches(guest, shape, disp string, v Variant) bool {
 	return (e.Guest == "" || e.Guest == guest) &&
 		(e.Shape == "*" || e.Shape == shape) &&
 		(e.Disposition == "*" || e.Disposition == disp) &&
-		e.Kind == kind
+		e.Kind == v.Kind &&
+		(e.Before == "" || v.GVisor == "" || semver.Compare(v.GVisor, e.Before) < 0)
 }
 
 // Side is one side of a cell: what a guest observed.
@@ -321,7 +333,7 @@ func Compare(variants []Variant, runs []Run, expected []Expected) (*Document, er
 				o.Diverges = len(o.Reasons) > 0
 				if o.Diverges {
 					for _, e := range expected {
-						if e.matches(g, k.shape, k.disp, v.Kind) {
+						if e.matches(g, k.shape, k.disp, v) {
 							o.Expected = e.Reason
 							break
 						}
@@ -356,7 +368,7 @@ func stale(cells []Cell, variants map[string]Variant, expected []Expected) []Exp
 		judged, diverged := false, false
 		for _, c := range cells {
 			for _, o := range c.Outcomes {
-				if o.Error != "" || !e.matches(c.Guest, c.Shape, c.Disposition, variants[o.Variant].Kind) {
+				if o.Error != "" || !e.matches(c.Guest, c.Shape, c.Disposition, variants[o.Variant]) {
 					continue
 				}
 				judged = true

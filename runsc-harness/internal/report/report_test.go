@@ -285,6 +285,8 @@ func TestStaleExpected(t *testing.T) {
 	anyGuestFifo := Expected{Shape: "open/fifo", Disposition: "restart", Kind: Stock, Reason: "stock FIFO open, any guest"}
 	notRun := Expected{Guest: "storm", Shape: "nope", Disposition: "restart", Kind: Patched, Reason: "shape not in this run"}
 	otherGuest := Expected{Guest: "keyring", Shape: "*", Disposition: "*", Kind: Patched, Reason: "guest not in this run"}
+	fixedLater := peekRestartPatched
+	fixedLater.Before = "v0.0.0-20260905035102-160fafc42237"
 
 	tests := []struct {
 		name     string
@@ -301,6 +303,9 @@ func TestStaleExpected(t *testing.T) {
 		{"any guest: one guest diverges, another does not", v, runs, []Expected{anyGuestFifo}, nil},
 		{"no cell of the entry ran", v, runs, []Expected{notRun, otherGuest}, nil},
 		{"the only run of the kind failed", v[2:], patchedFailed, []Expected{peekRestartPatched}, nil},
+		{"before: runsc of the fixed version", withGVisor(v, "v0.0.0-20260905035102-160fafc42237"), runs, []Expected{fixedLater}, nil},
+		{"before: runsc of an older version", withGVisor(v, "v0.0.0-20260518063529-209a0ce076a1"), runs, []Expected{fixedLater}, []Expected{fixedLater}},
+		{"before: runsc of unknown version", v, runs, []Expected{fixedLater}, []Expected{fixedLater}},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
@@ -376,4 +381,13 @@ func TestAllowStale(t *testing.T) {
 	if !again.AllowStale || len(again.Stale) != 0 {
 		t.Errorf("recompared without the stale entry: AllowStale=%t Stale=%v, want true and none", again.AllowStale, again.Stale)
 	}
+}
+
+// withGVisor returns a copy of vs whose runsc were built from gVisor v.
+func withGVisor(vs []Variant, v string) []Variant {
+	out := append([]Variant{}, vs...)
+	for i := range out {
+		out[i].GVisor = v
+	}
+	return out
 }
