@@ -201,7 +201,7 @@ func TestDeriveBases(t *testing.T) {
 	dir := t.TempDir()
 	os.WriteFile(filepath.Join(dir, "p.patch"), []byte(strings.Replace(upstreamPatch, "@@ -1,4 +1,5 @@\n package pipe", "@@ -3,4 +3,5 @@\n package pipe", 1)), 0o644)
 	m := &Manifest{Master: strings.Repeat("a", 40), SnapshotBase: "new", dir: dir, Patches: []*Patch{
-		{File: "p.patch", Derive: []Derivation{{ID: "0104"}, {ID: "0106", Base: "old"}}},
+		{File: "p.patch", Derive: []Derivation{{ID: "0104", Context: 2}, {ID: "0106", Base: "old", Context: 2}}},
 	}}
 	var asked []string
 	ds, err := Derive(context.Background(), m, func(v string) (string, error) {

@@ -108,6 +108,8 @@ func TestJudge(t *testing.T) {
 		{"native skip", Row{Results: map[string]Outcome{"native": {Status: Skip}, "patched": {Status: Pass}}}, 1},
 		{"patched lacks, fails", Row{PatchedLacks: "x", Results: map[string]Outcome{"native": {Status: Pass}, "patched": {Status: Fail}}}, 0},
 		{"patched lacks, stale", Row{PatchedLacks: "x", Results: map[string]Outcome{"native": {Status: Pass}, "patched": {Status: Pass}}}, 1},
+		{"no fix for this version", Row{Bug: "0111", NoFixHere: true, Results: map[string]Outcome{"native": {Status: Pass}, "stock": {Status: Fail}, "patched": {Status: Fail}}}, 0},
+		{"no fix for this version, native fails", Row{Bug: "0111", NoFixHere: true, Results: map[string]Outcome{"native": {Status: Fail}, "stock": {Status: Fail}, "patched": {Status: Fail}}}, 1},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			if got := judge(&tc.row); len(got) != tc.wantProblems {
