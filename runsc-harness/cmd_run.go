@@ -52,7 +52,7 @@ func parseRunFlags(args []string) (*runConfig, error) {
 	fs.DurationVar(&c.Timeout, "timeout", 3*time.Minute, "deadline of each run; a guest still running then is killed and reported as a failure")
 	fs.StringVar(&c.Out, "out", "", "output directory (default out/run-TIMESTAMP under the repository)")
 	fs.StringVar(&c.State, "state", "", "private runsc state root directory (default: a fresh temporary directory)")
-	fs.StringVar(&c.expected, "expected", "", "JSON files listing expected divergences [{shape, disposition, kind, reason}], comma-separated (one per guest, say)")
+	fs.StringVar(&c.expected, "expected", "", "JSON files listing expected divergences [{guest, shape, disposition, kind, reason, before}], comma-separated (one per guest, say)")
 	fs.BoolVar(&c.AllowStale, "allow-stale-expected", false, "an --expected entry that no longer diverges is reported but does not fail the run (old snapshots)")
 	fs.BoolVar(&c.Debug, "debug", false, "pass --debug to runsc (verbose logs in each run's log directory)")
 	fs.StringVar(&c.gvisor, "gvisor", "", "build (or take from the cache) stock and patched runsc for this gVisor version and run both")
