@@ -215,7 +215,7 @@ func (r *Result) WriteTable(w io.Writer) {
 		}
 	}
 	if r.OK() {
-		fmt.Fprintf(w, "verdict: every case passes natively and on patched runsc, and every bug case fails on stock runsc %s\n", r.Version)
+		fmt.Fprintf(w, "verdict: every case passes natively and on patched runsc (where the series fixes its bug in this version), and every bug case fails on stock runsc %s\n", r.Version)
 	} else {
 		fmt.Fprintln(w, "verdict: FAIL")
 	}
