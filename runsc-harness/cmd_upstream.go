@@ -14,12 +14,13 @@ import (
 	"github.com/restartsys/restartsys/runsc-harness/internal/guests"
 	"github.com/restartsys/restartsys/runsc-harness/internal/harness"
 	"github.com/restartsys/restartsys/runsc-harness/internal/upstream"
+	"github.com/restartsys/restartsys/runsc-harness/internal/upstream/suite"
 )
 
 func init() {
 	register(&command{
 		name:     "upstream",
-		synopsis: "upstream verify|derive: the syscall tests of patches/upstream natively, under stock and patched runsc; the snapshot patches derived from it",
+		synopsis: "upstream verify|derive|suite: the syscall tests of patches/upstream natively, under stock and patched runsc; the snapshot patches derived from it; gVisor's own syscall suite from a checkout",
 		run:      runUpstream,
 		helpArgs: []string{"verify", "--help"},
 	})
@@ -36,8 +37,10 @@ func runUpstream(ctx context.Context, args []string) error {
 		return upstreamVerify(ctx, rest)
 	case sub == "derive":
 		return upstreamDerive(rest)
+	case sub == "suite":
+		return suite.Main(ctx, rest, os.Stdout, os.Stderr)
 	}
-	return cliflag.Usagef(`want "upstream verify|derive [flags]"`)
+	return cliflag.Usagef(`want "upstream verify|derive|suite [flags]"`)
 }
 
 func upstreamDerive(args []string) error {

@@ -11,6 +11,7 @@ import (
 
 	"github.com/restartsys/restartsys/runsc-harness/internal/gvisor"
 	"github.com/restartsys/restartsys/runsc-harness/internal/series"
+	"github.com/restartsys/restartsys/runsc-harness/internal/upstream/suite/suitereport"
 )
 
 // Write regenerates affected-versions.md and upstreaming.md in dir from
@@ -27,6 +28,9 @@ func Write(ctx context.Context, dir string, ser *series.Series, sel []*series.Pa
 		return err
 	}
 	if err := RenderUpstreaming(&up, ser, form); err != nil {
+		return err
+	}
+	if err := suitereport.RenderSection(&up, dir); err != nil {
 		return err
 	}
 	files := map[string][]byte{

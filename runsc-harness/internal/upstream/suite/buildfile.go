@@ -8,10 +8,6 @@ import (
 	"github.com/bazelbuild/buildtools/build"
 )
 
-// TestMain is gVisor's main() for a gtest binary; a test without it has
-// its own main().
-const TestMain = "//test/util:test_main"
-
 // gtestLabel is what select_gtest() stands for: a cc_binary that depends
 // on GoogleTest is a test binary.
 const gtestLabel = "@com_google_googletest//:gtest"
@@ -31,8 +27,6 @@ type Target struct {
 	Main []string
 	// Defines are its and its libraries' defines.
 	Defines []string
-	// OwnMain says the test has its own main() (no TestMain dependency).
-	OwnMain bool
 	// Problem, when set, says why the target cannot be built here (no
 	// source for this architecture, a dependency outside test/util).
 	Problem string
@@ -70,13 +64,13 @@ func ParseBuild(filename string, src []byte, arch string) ([]*Target, error) {
 		}
 		if ru.kind == "cc_library" {
 			libs[ru.name] = ru
-		} else if contains(ru.deps, TestMain) || contains(ru.deps, gtestLabel) {
+		} else if contains(ru.deps, gtestLabel) {
 			bins = append(bins, ru)
 		}
 	}
 	var out []*Target
 	for _, b := range bins {
-		t := &Target{Name: b.name, Main: ccOnly(b.srcs), OwnMain: !contains(b.deps, TestMain)}
+		t := &Target{Name: b.name, Main: ccOnly(b.srcs)}
 		seen := map[string]bool{}
 		var walk func(r *rule)
 		walk = func(r *rule) {

@@ -71,7 +71,7 @@ func run(ctx context.Context, c *config, args []string, stdout, stderr io.Writer
 	if err := sandbox.CheckRoot(); err != nil {
 		return err
 	}
-	res := &suitereport.Result{Commit: c.commit, Platform: c.platform, NotSelected: len(all) - len(targets),
+	res := &suitereport.Result{Commit: c.commit, Platform: c.platform, Total: len(all), NotSelected: len(all) - len(targets),
 		Toolchain: toolchain()}
 	comp := &Compiler{Src: c.src, Dir: filepath.Join(c.cache, "upstream-suite"), Jobs: c.jobs, Log: stderr}
 	o := Options{Targets: targets, Compiler: comp, ShardSize: c.shardSize, ShardTimeout: c.timeout,

@@ -213,11 +213,12 @@ func applyFixups(rel string, src []byte) ([]byte, bool) {
 }
 
 // firstError returns the first line of compiler or linker output that
-// says error (paths made relative to the checkout), or its first line.
+// says what is wrong (paths made relative to the checkout; not collect2's
+// summary), or its first line.
 func firstError(out, src string) string {
 	lines := strings.Split(strings.TrimSpace(out), "\n")
 	for _, l := range lines {
-		if strings.Contains(l, "error:") || strings.Contains(l, "undefined reference") {
+		if strings.Contains(l, "undefined reference") || strings.Contains(l, "multiple definition") || (strings.Contains(l, "error:") && !strings.HasPrefix(l, "collect2:")) {
 			return strings.TrimSpace(strings.ReplaceAll(l, src+"/", ""))
 		}
 	}

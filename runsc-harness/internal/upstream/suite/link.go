@@ -15,10 +15,11 @@ import (
 
 // Util is the checkout's test/util, compiled.
 type Util struct {
-	// Archive holds every test/util source that compiled, but Main and
-	// Malloc, which every binary links as objects (gVisor's BUILD links
-	// test_main and errno_safe_allocator, its malloc, into every test).
-	Archive, Main, Malloc string
+	// Archive holds every test/util source that compiled, test_main.cc's
+	// main() included (the linker takes it only for a test without a main
+	// of its own), but Malloc: errno_safe_allocator.cc, gVisor's malloc
+	// for every test, which every binary links as an object.
+	Archive, Malloc string
 	// Errors are the sources that did not compile, with their first error
 	// line; a test that needs one fails to link.
 	Errors map[string]string
@@ -63,8 +64,6 @@ func (c *Compiler) Util(ctx context.Context) (*Util, error) {
 				ferr = err
 			case err != nil:
 				u.Errors[rel] = ce.First
-			case name == "test_main.cc":
-				u.Main = obj
 			case name == "errno_safe_allocator.cc":
 				u.Malloc = obj
 			default:
@@ -76,7 +75,7 @@ func (c *Compiler) Util(ctx context.Context) (*Util, error) {
 	if ferr != nil {
 		return nil, ferr
 	}
-	if u.Main == "" || u.Malloc == "" {
+	if u.Malloc == "" || u.Errors["test/util/test_main.cc"] != "" {
 		return nil, fmt.Errorf("test/util/test_main.cc or errno_safe_allocator.cc did not compile: %v", u.Errors)
 	}
 	sort.Strings(objs)
@@ -129,9 +128,6 @@ func (c *Compiler) Binary(ctx context.Context, t *Target, u *Util) (string, erro
 			return "", err
 		}
 		objs = append(objs, obj)
-	}
-	if !t.OwnMain {
-		objs = append(objs, u.Main)
 	}
 	objs = append(objs, u.Malloc, u.Archive)
 	args := append(append([]string{}, objs...), linkLibs()...)

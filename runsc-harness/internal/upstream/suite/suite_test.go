@@ -56,7 +56,7 @@ cc_binary(
 cc_binary(
     name = "elsewhere_test",
     srcs = ["elsewhere.cc"],
-    deps = ["//test/util:test_main", "//test/other:lib"],
+    deps = select_gtest() + ["//test/util:test_main", "//test/other:lib"],
 )
 
 cc_binary(
@@ -73,7 +73,7 @@ func TestParseBuild(t *testing.T) {
 	want := []*Target{
 		{Name: "arm_only_test", Problem: "no source for amd64"},
 		{Name: "elsewhere_test", Srcs: []string{"elsewhere.cc"}, Main: []string{"elsewhere.cc"}, Problem: "depends on //test/other:lib, outside test/util"},
-		{Name: "own_main_test", Srcs: []string{"own_main.cc"}, Main: []string{"own_main.cc"}, OwnMain: true},
+		{Name: "own_main_test", Srcs: []string{"own_main.cc"}, Main: []string{"own_main.cc"}},
 		{Name: "pipe_test", Srcs: []string{"pipe.cc", "pair_util.cc", "base_util.cc"}, Main: []string{"pipe.cc"}, Defines: []string{"__linux__"}},
 	}
 	if d := cmp.Diff(want, got); d != "" {
@@ -206,6 +206,10 @@ func TestFixupsAndErrors(t *testing.T) {
 	out := "/src/test/a.cc: In function 'f':\n/src/test/a.cc:3:1: error: no matching function\nnote: candidate\n"
 	if got := firstError(out, "/src"); got != "test/a.cc:3:1: error: no matching function" {
 		t.Errorf("firstError = %q", got)
+	}
+	link := "/usr/bin/ld: x.o: in function `main':\ntest_main.cc:(.text+0x0): multiple definition of `main'\ncollect2: error: ld returned 1 exit status\n"
+	if got := firstError(link, "/src"); !strings.Contains(got, "multiple definition of `main'") {
+		t.Errorf("firstError of a link = %q", got)
 	}
 }
 

@@ -76,8 +76,8 @@ func Merge(rec *Record, run Run, res *Result) *Record {
 		merged.Files = append(merged.Files, f)
 	}
 	merged.UtilErrors = res.UtilErrors
-	// Of the checkout's files, those in neither run are not run.
-	merged.NotSelected = res.NotSelected + len(res.NotRun) + len(res.Files) - len(merged.Files)
+	// Of the checkout's files, those in no run are not run.
+	merged.NotSelected = merged.Total - len(merged.Files)
 	merged.NotRun = nil
 	merged.Sort()
 	return &Record{Runs: append(append([]Run(nil), rec.Runs...), run), Result: &merged}

@@ -116,8 +116,10 @@ type Result struct {
 	// NotRun are files selected but not run: the run's time budget
 	// (--max-time) was spent.
 	NotRun []string `json:"not_run,omitempty"`
-	// NotSelected is the number of test files of the checkout that this
-	// run left out (--files).
+	// Total is the number of test files of the checkout; NotSelected how
+	// many of them this run (or, merged, every run) left out or did not
+	// get to.
+	Total       int `json:"total"`
 	NotSelected int `json:"not_selected"`
 }
 

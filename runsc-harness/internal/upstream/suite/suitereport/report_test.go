@@ -77,10 +77,10 @@ func TestRecord(t *testing.T) {
 		t.Errorf("RenderSection without a record: %v\n%s", err, b.String())
 	}
 	res1 := &Result{Commit: "c1", Stock: "s", Patched: "p", Platform: "systrap", Places: []string{Native, Stock, Patched},
-		Files: []*File{{Target: "b_test", Cases: 1, Counts: map[string]Counts{Stock: {Pass: 1}}}, {Target: "a_test", Cases: 1}}, NotSelected: 10}
+		Files: []*File{{Target: "b_test", Cases: 1, Counts: map[string]Counts{Stock: {Pass: 1}}}, {Target: "a_test", Cases: 1}}, Total: 12, NotSelected: 10}
 	rec := Merge(nil, Run{Command: "one"}, res1)
 	res2 := &Result{Commit: "c1", Stock: "s", Patched: "p", Platform: "systrap", Places: res1.Places,
-		Files: []*File{{Target: "c_test", Cases: 2, Counts: map[string]Counts{Stock: {Pass: 2}}}, {Target: "a_test", Cases: 3}}, NotSelected: 10}
+		Files: []*File{{Target: "c_test", Cases: 2, Counts: map[string]Counts{Stock: {Pass: 2}}}, {Target: "a_test", Cases: 3}}, Total: 12, NotSelected: 10}
 	rec = Merge(rec, Run{Command: "two"}, res2)
 	var names []string
 	for _, f := range rec.Result.Files {
