@@ -8,6 +8,8 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
+
+	"github.com/restartsys/restartsys/runsc-harness/internal/fscopy"
 )
 
 // RecordFile is where `upstream suite --record` keeps its results, in the
@@ -83,26 +85,9 @@ func Merge(rec *Record, run Run, res *Result) *Record {
 	return &Record{Runs: append(append([]Run(nil), rec.Runs...), run), Result: &merged}
 }
 
-// SaveRecord writes rec to path atomically.
+// SaveRecord writes rec to path atomically (fscopy.WriteJSON).
 func SaveRecord(path string, rec *Record) error {
-	b, err := json.MarshalIndent(rec, "", "  ")
-	if err != nil {
-		return err
-	}
-	tmp, err := os.CreateTemp(filepath.Dir(path), ".suite-*.json")
-	if err != nil {
-		return err
-	}
-	if _, err := tmp.Write(append(b, '\n')); err != nil {
-		tmp.Close()
-		os.Remove(tmp.Name())
-		return err
-	}
-	if err := tmp.Close(); err != nil {
-		os.Remove(tmp.Name())
-		return err
-	}
-	return os.Rename(tmp.Name(), path)
+	return fscopy.WriteJSON(path, rec)
 }
 
 // RenderSection writes the section of docs/upstreaming.md about gVisor's
