@@ -280,8 +280,16 @@ static int loopback_listener(int type, struct cell *c) {
   memset(&sa, 0, sizeof sa);
   sa.sin_family = AF_INET;
   sa.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-  int one = 1;
-  setsockopt(l, SOL_SOCKET, SO_REUSEADDR, &one, sizeof one);
+  // SO_REUSEADDR only for TCP (a listener's port in TIME_WAIT).  On a UDP
+  // socket it lets an ephemeral bind (port 0) share a port that another
+  // SO_REUSEADDR socket holds: the two ends of T_UDP, or a socket of a
+  // concurrent run, could then share a port and take each other's
+  // datagrams, and the receiving call waits for ever (a rare "hang" under
+  // load, natively and under hostinet alike).
+  if (type == SOCK_STREAM) {
+    int one = 1;
+    setsockopt(l, SOL_SOCKET, SO_REUSEADDR, &one, sizeof one);
+  }
   if (bind(l, (struct sockaddr *)&sa, sizeof sa) < 0) {
     int e = errno;
     close(l);
