@@ -56,13 +56,20 @@ const OOMCompatStamp = "+restartsys-shim-oomcompat"
 // older snapshots).
 var oomErrRE = regexp.MustCompile(`return [^\n]*, fmt\.Errorf\("failed to set OOM Score on shim: %w", err\)`)
 
-// oomCompatTree copies the module into work/src and makes the shim's OOM
-// score failure non-fatal there (go build -overlay may not replace files
-// of the module cache); it returns the copy.
-func oomCompatTree(modDir, work string) (string, error) {
+// shimTree copies the module into work/src and returns the copy, the tree
+// the shim is built in. go build runs with -mod=mod (buildEnv), and in the
+// module cache's own directory that rewrites an untidy go.mod in place
+// (root ignores the tree's read-only modes): gVisor 2024-04-23's go.mod
+// lists golang.org/x/exp as indirect, and a shim build there left the module
+// cache corrupt for every later download check. With oomCompat the shim's
+// OOM score failure is also made non-fatal in the copy.
+func shimTree(modDir, work string, oomCompat bool) (string, error) {
 	src := filepath.Join(work, "src")
 	if err := fscopy.Tree(modDir, src); err != nil {
 		return "", fmt.Errorf("copying the module: %w", err)
+	}
+	if !oomCompat {
+		return src, nil
 	}
 	for _, rel := range []string{"pkg/shim/v1/manager.go", "pkg/shim/service.go"} {
 		path := filepath.Join(src, rel)
@@ -71,7 +78,7 @@ func oomCompatTree(modDir, work string) (string, error) {
 			continue
 		}
 		b = oomErrRE.ReplaceAll(b, []byte("_ = err // restartsys OOM compat: no CAP_SYS_RESOURCE to lower the shim's OOM score"))
-		os.Remove(path) // the module cache's files are read-only
+		os.Remove(path) // the copied files keep the cache's read-only modes
 		return src, os.WriteFile(path, b, 0o644)
 	}
 	return "", errors.New("shim OOM compat: no shim source sets the OOM score as expected")
@@ -163,12 +170,9 @@ func BuildShim(ctx context.Context, o ShimOptions) (Artifact, error) {
 	b.logf("building %s from %s@%s", ShimName, gvisor.ModulePath, o.Version)
 	bin := filepath.Join(work, ShimName)
 	args := []string{"build", "-trimpath", "-o", bin, "-ldflags", strings.Join(ld, " ")}
-	// The module cache's tree is read-only; go build only reads it.
-	dir := mod.Dir
-	if o.OOMCompat {
-		if dir, err = oomCompatTree(mod.Dir, work); err != nil {
-			return Artifact{}, err
-		}
+	dir, err := shimTree(mod.Dir, work, o.OOMCompat)
+	if err != nil {
+		return Artifact{}, err
 	}
 	if err := b.runGo(ctx, dir, "shim", append(args, "./shim")...); err != nil {
 		return Artifact{}, fmt.Errorf("building %s: %w", ShimName, err)

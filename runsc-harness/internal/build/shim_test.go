@@ -1,10 +1,13 @@
 package build
 
 import (
+	"context"
 	"os"
 	"path/filepath"
 	"strings"
 	"testing"
+
+	"github.com/restartsys/restartsys/runsc-harness/internal/gvisor"
 )
 
 // TestOOMCompatTree checks the one change of an OOM-compat shim on both
@@ -26,7 +29,7 @@ func TestOOMCompatTree(t *testing.T) {
 		if err := os.WriteFile(filepath.Join(mod, c.file), []byte(c.src), 0o444); err != nil {
 			t.Fatal(err)
 		}
-		src, err := oomCompatTree(mod, t.TempDir())
+		src, err := shimTree(mod, t.TempDir(), true)
 		if (err == nil) != c.ok {
 			t.Errorf("%s: err %v, want ok=%v", c.file, err, c.ok)
 			continue
@@ -44,6 +47,51 @@ func TestOOMCompatTree(t *testing.T) {
 		orig, _ := os.ReadFile(filepath.Join(mod, c.file))
 		if string(orig) != c.src {
 			t.Errorf("%s: the module's own file changed", c.file)
+		}
+	}
+}
+
+// TestBuildShimLeavesModuleUntouched builds a shim from a module whose
+// go.mod go build -mod=mod rewrites (it has no go directive, as an untidy
+// go.mod of a real snapshot needs rewriting) and checks that the module's
+// own tree, which stands for the read-only module cache, is unchanged.
+func TestBuildShimLeavesModuleUntouched(t *testing.T) {
+	mod := t.TempDir()
+	const goMod = "module example.com/fakegvisor\n"
+	files := map[string]string{
+		"go.mod":       goMod,
+		"shim/main.go": "package main\n\nfunc main() {}\n",
+	}
+	for name, body := range files {
+		path := filepath.Join(mod, name)
+		if err := os.MkdirAll(filepath.Dir(path), 0o755); err != nil {
+			t.Fatal(err)
+		}
+		if err := os.WriteFile(path, []byte(body), 0o444); err != nil {
+			t.Fatal(err)
+		}
+	}
+	o := ShimOptions{
+		Version:  "v0.0.0-20260101000000-000000000000",
+		CacheDir: t.TempDir(),
+		Download: func(context.Context, string) (*gvisor.Module, error) {
+			return &gvisor.Module{Version: "v0.0.0-20260101000000-000000000000", Dir: mod}, nil
+		},
+	}
+	art, err := BuildShim(context.Background(), o)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := os.Stat(art.Path); err != nil {
+		t.Errorf("no shim: %v", err)
+	}
+	for name, body := range files {
+		b, err := os.ReadFile(filepath.Join(mod, name))
+		if err != nil {
+			t.Fatal(err)
+		}
+		if string(b) != body {
+			t.Errorf("the shim build changed the module's %s:\n%s", name, b)
 		}
 	}
 }
