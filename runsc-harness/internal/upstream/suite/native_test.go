@@ -64,3 +64,33 @@ func running(pid int) bool {
 	i := strings.LastIndexByte(s, ')')
 	return i < 0 || len(s) < i+3 || (s[i+2] != 'Z' && s[i+2] != 'X')
 }
+
+// TestRunNativePrivateTmp: what a test makes in /tmp (gVisor's
+// UniqueUnixAddr binds sockets there whatever TEST_TMPDIR says) stays in
+// the run's own /tmp, while its run directory, under the host's /tmp here,
+// is still where the test writes its report.
+func TestRunNativePrivateTmp(t *testing.T) {
+	if os.Geteuid() != 0 {
+		t.Fatal("runNative makes UTS, IPC and mount namespaces: run as root")
+	}
+	dir, err := os.MkdirTemp("/tmp", "suite-native-test-")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer os.RemoveAll(dir)
+	leak := filepath.Join("/tmp", "restartsys-leak-"+filepath.Base(dir))
+	res, err := runNative(context.Background(), []string{"/bin/sh", "-c", "touch " + leak + " && echo ok > report && pwd"}, nil, dir, 0, time.Minute)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if res.ExitCode != 0 || strings.TrimSpace(string(res.Stdout)) != dir {
+		t.Fatalf("runNative: exit %d, stdout %q, stderr %q; want 0 and %s", res.ExitCode, res.Stdout, res.Stderr, dir)
+	}
+	if b, err := os.ReadFile(filepath.Join(dir, "report")); err != nil || string(b) != "ok\n" {
+		t.Errorf("the run's directory: report %q, %v", b, err)
+	}
+	if _, err := os.Stat(leak); err == nil {
+		os.Remove(leak)
+		t.Errorf("%s made by the test is on the host", leak)
+	}
+}
