@@ -12,6 +12,12 @@ import (
 // on GoogleTest is a test binary.
 const gtestLabel = "@com_google_googletest//:gtest"
 
+// testMainLabel is gVisor's gtest main: a cc_binary that links it is a
+// test binary too, although it may not name GoogleTest itself (29 of
+// master 3c5eee17d's, mq_test and socket_unix_dgram_local_test among
+// them).
+const testMainLabel = "//test/util:test_main"
+
 // localPrefix is how the BUILD file names its own package's libraries
 // besides ":name".
 const localPrefix = "//test/syscalls/linux:"
@@ -38,7 +44,7 @@ type rule struct {
 }
 
 // ParseBuild reads the test binaries of test/syscalls/linux/BUILD (its
-// cc_binary rules that depend on GoogleTest) for the architecture arch
+// cc_binary rules that depend on GoogleTest or gVisor's test main) for the architecture arch
 // ("amd64"), sorted by name.
 func ParseBuild(filename string, src []byte, arch string) ([]*Target, error) {
 	f, err := build.ParseBuild(filename, src)
@@ -64,7 +70,7 @@ func ParseBuild(filename string, src []byte, arch string) ([]*Target, error) {
 		}
 		if ru.kind == "cc_library" {
 			libs[ru.name] = ru
-		} else if contains(ru.deps, gtestLabel) {
+		} else if contains(ru.deps, gtestLabel) || contains(ru.deps, testMainLabel) {
 			bins = append(bins, ru)
 		}
 	}

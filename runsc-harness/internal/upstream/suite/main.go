@@ -66,7 +66,7 @@ func parse(args []string, stdout io.Writer) (*config, error) {
 	fs.Lookup("sets").DefValue = c.sets.Sets
 	fs.Usage = func() {
 		fmt.Fprintf(fs.Output(), "usage: runsc-harness upstream suite --gvisor-src DIR [--gvisor V] [--sets core,parity] [--files LIST] [--jobs N] [--json FILE] [--record]\n\n"+
-			"Compiles the test/syscalls/linux tests of a gVisor checkout (each cc_binary of its BUILD that depends on GoogleTest)\n"+
+			"Compiles the test/syscalls/linux tests of a gVisor checkout (each cc_binary of its BUILD that depends on GoogleTest or on test/util:test_main)\n"+
 			"with g++, GoogleTest, GoogleMock and Abseil from Debian and the checkout's own test/util, and runs every case\n"+
 			"natively, under stock and under patched runsc of --gvisor, in shards (one process or sandbox per shard,\n"+
 			"--network=none, TEST_ON_GVISOR set), results read from gtest's XML report. Files that do not compile are\n"+

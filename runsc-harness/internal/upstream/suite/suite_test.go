@@ -60,6 +60,16 @@ cc_binary(
 )
 
 cc_binary(
+    name = "mq_test",
+    testonly = 1,
+    srcs = ["mq.cc"],
+    deps = [
+        "//test/util:test_main",
+        "//test/util:test_util",
+    ],
+)
+
+cc_binary(
     name = "workload",
     srcs = ["workload.cc"],
 )
@@ -73,6 +83,7 @@ func TestParseBuild(t *testing.T) {
 	want := []*Target{
 		{Name: "arm_only_test", Problem: "no source for amd64"},
 		{Name: "elsewhere_test", Srcs: []string{"elsewhere.cc"}, Main: []string{"elsewhere.cc"}, Problem: "depends on //test/other:lib, outside test/util"},
+		{Name: "mq_test", Srcs: []string{"mq.cc"}, Main: []string{"mq.cc"}},
 		{Name: "own_main_test", Srcs: []string{"own_main.cc"}, Main: []string{"own_main.cc"}},
 		{Name: "pipe_test", Srcs: []string{"pipe.cc", "pair_util.cc", "base_util.cc"}, Main: []string{"pipe.cc"}, Defines: []string{"__linux__"}},
 	}
