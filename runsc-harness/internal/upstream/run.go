@@ -54,6 +54,12 @@ type Place struct {
 // runs runsc with --host-fifo=open.
 var hostFIFOFiles = map[string]bool{"test/syscalls/linux/pipe_external.cc": true}
 
+// fileCaps are the capabilities, on top of a container engine's default set,
+// that the cases of a test file need in the sandbox. gVisor's runner gives
+// every case all capabilities (testutil.NewSpecWithArgs); natively the cases
+// run as root.
+var fileCaps = map[string][]string{"test/syscalls/linux/mount.cc": {"CAP_SYS_ADMIN"}}
+
 // hostFIFOTree makes, in dir, the FIFOs of CreateFifoTree that the cases here
 // use: "idle", which nothing on the host opens (its "in" and "out" have host
 // peers that no case here needs). It returns the tree's directory.
@@ -98,7 +104,7 @@ func (p Place) RunCase(ctx context.Context, bin string, c TestCase, timeout time
 	if p.Runsc == "" {
 		out, code, hung, err = runNative(ctx, argv, tmp, env, timeout)
 	} else {
-		out, code, hung, err = p.runSandboxed(ctx, argv, tmp, env, flags, timeout)
+		out, code, hung, err = p.runSandboxed(ctx, argv, tmp, env, flags, fileCaps[c.File], timeout)
 	}
 	if err != nil {
 		return Outcome{Status: Error, Duration: time.Since(start), Output: err.Error()}, nil
@@ -154,8 +160,9 @@ func runNative(ctx context.Context, argv []string, tmp string, env []string, tim
 
 // runSandboxed runs argv in a runsc sandbox whose root is the host's,
 // read-only (oci.Options.HostRoot), with tmp writable as TEST_TMPDIR, env
-// added to the environment and flags to runsc's.
-func (p Place) runSandboxed(ctx context.Context, argv []string, tmp string, extraEnv, flags []string, timeout time.Duration) ([]byte, int, bool, error) {
+// added to the environment, flags to runsc's and caps to the default
+// capabilities.
+func (p Place) runSandboxed(ctx context.Context, argv []string, tmp string, extraEnv, flags, caps []string, timeout time.Duration) ([]byte, int, bool, error) {
 	sb, err := sandbox.NewStateBase("/tmp")
 	if err != nil {
 		return nil, 0, false, err
@@ -172,7 +179,7 @@ func (p Place) runSandboxed(ctx context.Context, argv []string, tmp string, extr
 	}
 	env = append(env, extraEnv...)
 	if _, err := oci.Write(bundle, oci.Options{
-		HostRoot: true, Command: argv, Cwd: tmp, Env: env,
+		HostRoot: true, Command: argv, Cwd: tmp, Env: env, ExtraCaps: caps,
 		// The binary's directory and TEST_TMPDIR are bind-mounted: the
 		// host root the sandbox sees has its own /tmp.
 		Binds: []oci.Bind{{Source: filepath.Dir(argv[0]), Destination: filepath.Dir(argv[0])}, {Source: tmp, Destination: tmp}},
