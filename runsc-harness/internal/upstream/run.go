@@ -60,6 +60,13 @@ var hostFIFOFiles = map[string]bool{"test/syscalls/linux/pipe_external.cc": true
 // run as root.
 var fileCaps = map[string][]string{"test/syscalls/linux/mount.cc": {"CAP_SYS_ADMIN"}}
 
+// tmpfsFiles are the test files whose cases need a TEST_TMPDIR they can make
+// directories in under runsc: the bind-mounted one is read-only there, since
+// the sandbox's root (the host's) is (gVisor's runner makes its root
+// writable, or uses use_tmpfs). Their TEST_TMPDIR in the sandbox is the
+// spec's own tmpfs /tmp, as with gVisor's use_tmpfs.
+var tmpfsFiles = map[string]bool{"test/syscalls/linux/mount.cc": true}
+
 // hostFIFOTree makes, in dir, the FIFOs of CreateFifoTree that the cases here
 // use: "idle", which nothing on the host opens (its "in" and "out" have host
 // peers that no case here needs). It returns the tree's directory.
@@ -104,7 +111,11 @@ func (p Place) RunCase(ctx context.Context, bin string, c TestCase, timeout time
 	if p.Runsc == "" {
 		out, code, hung, err = runNative(ctx, argv, tmp, env, timeout)
 	} else {
-		out, code, hung, err = p.runSandboxed(ctx, argv, tmp, env, flags, fileCaps[c.File], timeout)
+		sandboxTmp := tmp
+		if tmpfsFiles[c.File] {
+			sandboxTmp = "/tmp"
+		}
+		out, code, hung, err = p.runSandboxed(ctx, argv, tmp, sandboxTmp, env, flags, fileCaps[c.File], timeout)
 	}
 	if err != nil {
 		return Outcome{Status: Error, Duration: time.Since(start), Output: err.Error()}, nil
@@ -159,10 +170,10 @@ func runNative(ctx context.Context, argv []string, tmp string, env []string, tim
 }
 
 // runSandboxed runs argv in a runsc sandbox whose root is the host's,
-// read-only (oci.Options.HostRoot), with tmp writable as TEST_TMPDIR, env
-// added to the environment, flags to runsc's and caps to the default
-// capabilities.
-func (p Place) runSandboxed(ctx context.Context, argv []string, tmp string, extraEnv, flags, caps []string, timeout time.Duration) ([]byte, int, bool, error) {
+// read-only (oci.Options.HostRoot), with tmp bind-mounted, testTmp (tmp, or
+// the sandbox's tmpfs /tmp) as TEST_TMPDIR and working directory, env added
+// to the environment, flags to runsc's and caps to the default capabilities.
+func (p Place) runSandboxed(ctx context.Context, argv []string, tmp, testTmp string, extraEnv, flags, caps []string, timeout time.Duration) ([]byte, int, bool, error) {
 	sb, err := sandbox.NewStateBase("/tmp")
 	if err != nil {
 		return nil, 0, false, err
@@ -175,11 +186,11 @@ func (p Place) runSandboxed(ctx context.Context, argv []string, tmp string, extr
 	bundle, logs := filepath.Join(sb.Dir, "bundle"), filepath.Join(sb.Dir, "logs")
 	env := []string{
 		"PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin",
-		"TEST_TMPDIR=" + tmp, "TEST_ON_GVISOR=" + p.Platform,
+		"TEST_TMPDIR=" + testTmp, "TEST_ON_GVISOR=" + p.Platform,
 	}
 	env = append(env, extraEnv...)
 	if _, err := oci.Write(bundle, oci.Options{
-		HostRoot: true, Command: argv, Cwd: tmp, Env: env, ExtraCaps: caps,
+		HostRoot: true, Command: argv, Cwd: testTmp, Env: env, ExtraCaps: caps,
 		// The binary's directory and TEST_TMPDIR are bind-mounted: the
 		// host root the sandbox sees has its own /tmp.
 		Binds: []oci.Bind{{Source: filepath.Dir(argv[0]), Destination: filepath.Dir(argv[0])}, {Source: tmp, Destination: tmp}},
