@@ -48,24 +48,74 @@ type Place struct {
 	Platform string
 }
 
-// RunCase runs one case of bin in p, killed after timeout, and returns its
+// hostFIFOFiles are the test files whose cases need FIFOs made on the host:
+// gVisor runs them with syscall_test(add_host_fifo = True), which makes a
+// tree of FIFOs (test/uds CreateFifoTree), names it in TEST_FIFO_TREE and
+// runs runsc with --host-fifo=open.
+var hostFIFOFiles = map[string]bool{"test/syscalls/linux/pipe_external.cc": true}
+
+// fileCaps are the capabilities, on top of a container engine's default set,
+// that the cases of a test file need in the sandbox. gVisor's runner gives
+// every case all capabilities (testutil.NewSpecWithArgs); natively the cases
+// run as root.
+var fileCaps = map[string][]string{"test/syscalls/linux/mount.cc": {"CAP_SYS_ADMIN"}}
+
+// tmpfsFiles are the test files whose cases need a TEST_TMPDIR they can make
+// directories in under runsc: the bind-mounted one is read-only there, since
+// the sandbox's root (the host's) is (gVisor's runner makes its root
+// writable, or uses use_tmpfs). Their TEST_TMPDIR in the sandbox is the
+// spec's own tmpfs /tmp, as with gVisor's use_tmpfs.
+var tmpfsFiles = map[string]bool{"test/syscalls/linux/mount.cc": true}
+
+// hostFIFOTree makes, in dir, the FIFOs of CreateFifoTree that the cases here
+// use: "idle", which nothing on the host opens (its "in" and "out" have host
+// peers that no case here needs). It returns the tree's directory.
+func hostFIFOTree(dir string) (string, error) {
+	tree := filepath.Join(dir, "pipes")
+	if err := os.Mkdir(tree, 0o777); err != nil {
+		return "", err
+	}
+	if err := syscall.Mkfifo(filepath.Join(tree, "idle"), 0o666); err != nil {
+		return "", err
+	}
+	return tree, nil
+}
+
+// RunCase runs case c of bin in p, killed after timeout, and returns its
 // outcome. gVisor's runner does the same: one sandbox per case, network
-// none, TEST_ON_GVISOR set to the platform inside the sandbox.
-func (p Place) RunCase(ctx context.Context, bin, name string, timeout time.Duration) (Outcome, error) {
+// none, TEST_ON_GVISOR set to the platform inside the sandbox, and a tree of
+// host FIFOs with --host-fifo=open for the files that ask for one.
+func (p Place) RunCase(ctx context.Context, bin string, c TestCase, timeout time.Duration) (Outcome, error) {
+	name := c.Name
 	tmp, err := os.MkdirTemp("", "upstream-case-")
 	if err != nil {
 		return Outcome{}, err
 	}
 	defer os.RemoveAll(tmp)
+	var env, flags []string
+	if hostFIFOFiles[c.File] {
+		// TEST_TMPDIR is the same path natively and in the sandbox (a bind
+		// mount, served by the gofer), so the tree can live there.
+		tree, err := hostFIFOTree(tmp)
+		if err != nil {
+			return Outcome{}, err
+		}
+		env = append(env, "TEST_FIFO_TREE="+tree)
+		flags = append(flags, "--host-fifo=open")
+	}
 	argv := []string{bin, "--gtest_filter=" + name}
 	start := time.Now()
 	var out []byte
 	var code int
 	var hung bool
 	if p.Runsc == "" {
-		out, code, hung, err = runNative(ctx, argv, tmp, timeout)
+		out, code, hung, err = runNative(ctx, argv, tmp, env, timeout)
 	} else {
-		out, code, hung, err = p.runSandboxed(ctx, argv, tmp, timeout)
+		sandboxTmp := tmp
+		if tmpfsFiles[c.File] {
+			sandboxTmp = "/tmp"
+		}
+		out, code, hung, err = p.runSandboxed(ctx, argv, tmp, sandboxTmp, env, flags, fileCaps[c.File], timeout)
 	}
 	if err != nil {
 		return Outcome{Status: Error, Duration: time.Since(start), Output: err.Error()}, nil
@@ -88,13 +138,14 @@ func (p Place) RunCase(ctx context.Context, bin, name string, timeout time.Durat
 	return o, nil
 }
 
-// runNative runs argv in its own process group and kills the whole group at
-// the deadline, so that no thread or child of a hung test is left.
-func runNative(ctx context.Context, argv []string, tmp string, timeout time.Duration) ([]byte, int, bool, error) {
+// runNative runs argv, with env added to the environment, in its own process
+// group and kills the whole group at the deadline, so that no thread or child
+// of a hung test is left.
+func runNative(ctx context.Context, argv []string, tmp string, env []string, timeout time.Duration) ([]byte, int, bool, error) {
 	ctx, cancel := context.WithTimeout(ctx, timeout)
 	defer cancel()
 	cmd := exec.Command(argv[0], argv[1:]...)
-	cmd.Env = append(os.Environ(), "TEST_TMPDIR="+tmp)
+	cmd.Env = append(append(os.Environ(), "TEST_TMPDIR="+tmp), env...)
 	cmd.Dir = tmp
 	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true}
 	var out bytes.Buffer
@@ -119,8 +170,10 @@ func runNative(ctx context.Context, argv []string, tmp string, timeout time.Dura
 }
 
 // runSandboxed runs argv in a runsc sandbox whose root is the host's,
-// read-only (oci.Options.HostRoot), with tmp writable as TEST_TMPDIR.
-func (p Place) runSandboxed(ctx context.Context, argv []string, tmp string, timeout time.Duration) ([]byte, int, bool, error) {
+// read-only (oci.Options.HostRoot), with tmp bind-mounted, testTmp (tmp, or
+// the sandbox's tmpfs /tmp) as TEST_TMPDIR and working directory, env added
+// to the environment, flags to runsc's and caps to the default capabilities.
+func (p Place) runSandboxed(ctx context.Context, argv []string, tmp, testTmp string, extraEnv, flags, caps []string, timeout time.Duration) ([]byte, int, bool, error) {
 	sb, err := sandbox.NewStateBase("/tmp")
 	if err != nil {
 		return nil, 0, false, err
@@ -133,10 +186,11 @@ func (p Place) runSandboxed(ctx context.Context, argv []string, tmp string, time
 	bundle, logs := filepath.Join(sb.Dir, "bundle"), filepath.Join(sb.Dir, "logs")
 	env := []string{
 		"PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin",
-		"TEST_TMPDIR=" + tmp, "TEST_ON_GVISOR=" + p.Platform,
+		"TEST_TMPDIR=" + testTmp, "TEST_ON_GVISOR=" + p.Platform,
 	}
+	env = append(env, extraEnv...)
 	if _, err := oci.Write(bundle, oci.Options{
-		HostRoot: true, Command: argv, Cwd: tmp, Env: env,
+		HostRoot: true, Command: argv, Cwd: testTmp, Env: env, ExtraCaps: caps,
 		// The binary's directory and TEST_TMPDIR are bind-mounted: the
 		// host root the sandbox sees has its own /tmp.
 		Binds: []oci.Bind{{Source: filepath.Dir(argv[0]), Destination: filepath.Dir(argv[0])}, {Source: tmp, Destination: tmp}},
@@ -146,6 +200,7 @@ func (p Place) runSandboxed(ctx context.Context, argv []string, tmp string, time
 	res, err := sandbox.Run(ctx, sandbox.RunOptions{
 		Runsc: p.Runsc, StateRoot: rt.StateRoot, Bundle: bundle, LogDir: logs,
 		Variant: sandbox.Variant{Platform: p.Platform, Network: "none", DirectFS: "default"},
+		Flags:   flags,
 		Timeout: timeout,
 	})
 	if err != nil {

@@ -4,11 +4,16 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"regexp"
 	"runtime"
 	"strings"
 	"testing"
 	"time"
 )
+
+// fixesLine is the Fixes line an upstream patch's message ends with: blank
+// for the sender to fill in, or naming the gVisor issue it fixes.
+var fixesLine = regexp.MustCompile(`\nFixes #[0-9]*\n`)
 
 func patchesDir(t *testing.T) string {
 	t.Helper()
@@ -42,8 +47,8 @@ func TestManifestMatchesPatches(t *testing.T) {
 			}
 			seen[c.Name] = true
 		}
-		if !strings.Contains(string(raw), "\nFixes #\n") {
-			t.Errorf("%s: no blank Fixes # line", p.File)
+		if !fixesLine.Match(raw) {
+			t.Errorf("%s: no Fixes # line (blank, or naming the gVisor issue)", p.File)
 		}
 		if strings.Contains(string(raw), "\nFrom: ") {
 			t.Errorf("%s: carries an author; the sender's git config gives it", p.File)
@@ -141,7 +146,7 @@ func TestHangIsKilled(t *testing.T) {
 	if err := os.WriteFile(bin, []byte("#!"+sh+"\nsleep 600 &\necho $! > "+filepath.Join(dir, "child")+"\nwait\n"), 0o755); err != nil {
 		t.Fatal(err)
 	}
-	o, err := Place{Name: "native"}.RunCase(t.Context(), bin, "A.B", 500*time.Millisecond)
+	o, err := Place{Name: "native"}.RunCase(t.Context(), bin, TestCase{Name: "A.B"}, 500*time.Millisecond)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -163,5 +168,38 @@ func TestHangIsKilled(t *testing.T) {
 			t.Fatalf("the hung binary's child %s is still running: %s", pid, st)
 		}
 		time.Sleep(40 * time.Millisecond)
+	}
+}
+
+// TestHostFIFOTree checks that a case of a file gVisor runs with
+// add_host_fifo gets TEST_FIFO_TREE with a FIFO "idle" in it, natively, and
+// that other cases do not.
+func TestHostFIFOTree(t *testing.T) {
+	sh, err := exec.LookPath("sh")
+	if err != nil {
+		t.Fatal(err)
+	}
+	bin := filepath.Join(t.TempDir(), "fifocheck")
+	// A "test binary" that passes A.B only if the tree has its FIFO.
+	script := "#!" + sh + "\n[ -n \"$TEST_FIFO_TREE\" ] && [ -p \"$TEST_FIFO_TREE/idle\" ] && echo '[       OK ] A.B' && exit 0\nexit 1\n"
+	if err := os.WriteFile(bin, []byte(script), 0o755); err != nil {
+		t.Fatal(err)
+	}
+	for _, tc := range []struct {
+		file string
+		want Status
+	}{
+		{"test/syscalls/linux/pipe_external.cc", Pass},
+		{"test/syscalls/linux/mknod.cc", Fail},
+	} {
+		t.Run(tc.file, func(t *testing.T) {
+			o, err := Place{Name: "native"}.RunCase(t.Context(), bin, TestCase{Name: "A.B", File: tc.file}, 10*time.Second)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if o.Status != tc.want {
+				t.Errorf("status %s, want %s (output %q)", o.Status, tc.want, o.Output)
+			}
+		})
 	}
 }

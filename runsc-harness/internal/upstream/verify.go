@@ -114,7 +114,7 @@ func Verify(ctx context.Context, o Options) (*Result, error) {
 				row.NoFixHere = !row.StockAffected && !fixedUpstream
 			}
 			for _, pl := range o.Places {
-				out, err := pl.RunCase(ctx, bin, c.Name, o.Timeout)
+				out, err := pl.RunCase(ctx, bin, c, o.Timeout)
 				if err != nil {
 					return nil, err
 				}
