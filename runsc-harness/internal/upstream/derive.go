@@ -37,6 +37,12 @@ type Derivation struct {
 	// directories, so that one upstream patch can feed patches of two sets
 	// (core and parity, say).
 	Paths []string `json:"paths,omitempty"`
+	// NoStateify, if set, says why the derived patch leaves the stateify
+	// output of the savable types it changes as the snapshot has it (the
+	// header says so too): for a patch whose types' stateify output
+	// differs between the snapshots it must apply to, until it has a
+	// derivation per base.
+	NoStateify string `json:"no_stateify,omitempty"`
 }
 
 // Derived is a generated snapshot patch.
@@ -52,6 +58,9 @@ type Derived struct {
 	Dropped []string
 	// Generated are the files made here that the upstream build generates.
 	Generated []string
+	// NoStateify is the derivation's reason to leave stateify output
+	// alone, if any.
+	NoStateify string
 }
 
 // Derive makes the snapshot form of every upstream patch that names a
@@ -59,7 +68,9 @@ type Derived struct {
 // hunks left out, applied in the upstream order to a copy of the files they
 // touch in the module source of the derivation's base version (moduleDir
 // gives its directory), and the generated code that the patch's BUILD edits
-// would make (declare_mutex) ported from a sibling instance there. Each
+// would make (declare_mutex, refs template instances) ported from a sibling
+// instance there, with the stateify output of the savable types the step
+// declares or changes (portStateify). Each
 // derived patch is git's diff of that step, so it applies to its base after
 // the ones before it.
 func Derive(ctx context.Context, m *Manifest, moduleDir func(version string) (string, error)) ([]Derived, error) {
@@ -138,8 +149,8 @@ type tree struct {
 	git  func(stdin []byte, args ...string) ([]byte, error)
 }
 
-// newTree copies the touched files that exist in base into a new
-// repository and commits them.
+// newTree copies the touched files that exist in base, and the stateify
+// output of their packages, into a new repository and commits them.
 func newTree(ctx context.Context, base string, touched map[string]bool) (*tree, error) {
 	dir, err := os.MkdirTemp("", "restartsys-derive-")
 	if err != nil {
@@ -150,7 +161,20 @@ func newTree(ctx context.Context, base string, touched map[string]bool) (*tree, 
 		os.RemoveAll(dir)
 		return nil, err
 	}
+	files := map[string]bool{}
 	for name := range touched {
+		files[name] = true
+		// The stateify output of the package, which portStateify updates.
+		autogen, err := filepath.Glob(filepath.Join(base, filepath.Dir(name), "*_state_autogen.go"))
+		if err != nil {
+			os.RemoveAll(dir)
+			return nil, err
+		}
+		for _, a := range autogen {
+			files[filepath.Join(filepath.Dir(name), filepath.Base(a))] = true
+		}
+	}
+	for name := range files {
 		if err := copyFile(filepath.Join(base, name), filepath.Join(dir, name)); err != nil && !os.IsNotExist(err) {
 			os.RemoveAll(dir)
 			return nil, err
@@ -202,6 +226,27 @@ func (t *tree) derive(p *Patch, d Derivation, files []*gitdiff.File) (Derived, e
 	if err := t.checkImports(files, d.Paths); err != nil {
 		return dv, fmt.Errorf("upstream patch %s: %w", p.File, err)
 	}
+	goFiles := append([]string{}, dv.Generated...)
+	for _, f := range files {
+		if name := fileName(f); !f.IsDelete && keepFile(name, d.Paths) {
+			goFiles = append(goFiles, name)
+		}
+	}
+	var state map[string][]byte
+	if d.NoStateify == "" {
+		if state, err = portStateify(t.dir, t.base, goFiles); err != nil {
+			return dv, fmt.Errorf("upstream patch %s: %w", p.File, err)
+		}
+	} else {
+		dv.NoStateify = d.NoStateify
+	}
+	for name, content := range state {
+		if err := os.WriteFile(filepath.Join(t.dir, name), content, 0o644); err != nil {
+			return dv, err
+		}
+		dv.Generated = append(dv.Generated, name)
+	}
+	sort.Strings(dv.Generated)
 	if _, err := t.git(nil, "add", "-A"); err != nil {
 		return dv, err
 	}
@@ -290,6 +335,9 @@ func header(m *Manifest, p *Patch, h *gitdiff.PatchHeader, dv Derived) []byte {
 	}
 	if len(dv.Generated) > 0 {
 		fmt.Fprintf(&b, "Generated here, as the BUILD edits generate them upstream:\n  %s.\n", strings.Join(dv.Generated, ",\n  "))
+	}
+	if dv.NoStateify != "" {
+		fmt.Fprintf(&b, "Stateify output not ported: %s.\n", strings.TrimSuffix(dv.NoStateify, "."))
 	}
 	b.WriteString("Do not edit: edit the upstream patch and run derive again.]\n---\n")
 	return b.Bytes()

@@ -165,7 +165,8 @@ func TestDeriveRefuses(t *testing.T) {
 	for _, tc := range []struct {
 		name, patch, pipeGo, want string
 	}{
-		{"unknown generator", strings.Replace(upstreamPatch, "+declare_mutex(", "+go_template_instance(", 1), "package pipe\n\ntype Pipe struct {\n}\n", `adds go_template_instance "open_mutex", which derive cannot port`},
+		{"unknown generator", strings.Replace(upstreamPatch, "+declare_mutex(", "+genrule(", 1), "package pipe\n\ntype Pipe struct {\n}\n", `adds genrule "open_mutex", which derive cannot port`},
+		{"other template", strings.Replace(upstreamPatch, "+declare_mutex(", "+go_template_instance(", 1), "package pipe\n\ntype Pipe struct {\n}\n", `go_template_instance "open_mutex" of template "": only //pkg/refs:refs_template can be ported`},
 		{"test-only import", strings.Replace(upstreamPatch, "diff --git a/test/", testOnlyImport+"diff --git a/test/", 1), "package pipe\n\ntype Pipe struct {\n}\n",
 			"pkg/pipe/x_test.go imports gvisor.dev/gvisor/pkg/sentry/contexttest, which the Go module does not carry"},
 		{"context differs", upstreamPatch, "package pipe\n\ntype Pipe struct {\n\tx int\n}\n", "does not apply to the snapshot for 0004"},
