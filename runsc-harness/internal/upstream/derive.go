@@ -37,6 +37,10 @@ type Derivation struct {
 	// directories, so that one upstream patch can feed patches of two sets
 	// (core and parity, say).
 	Paths []string `json:"paths,omitempty"`
+	// Exclude, if set, leaves these files of the upstream patch out of the
+	// derived patch: for a snapshot patch that covers an older range of
+	// versions, a Go test that uses an API those versions lack, say.
+	Exclude []string `json:"exclude,omitempty"`
 	// NoStateify, if set, says why the derived patch leaves the stateify
 	// output of the savable types it changes as the snapshot has it (the
 	// header says so too): for a patch whose types' stateify output
@@ -195,7 +199,7 @@ func (t *tree) derive(p *Patch, d Derivation, files []*gitdiff.File) (Derived, e
 	var diff bytes.Buffer
 	for _, f := range files {
 		name := fileName(f)
-		if !keepFile(name, d.Paths) {
+		if !d.keeps(name) {
 			dv.Dropped = append(dv.Dropped, name)
 			continue
 		}
@@ -223,12 +227,12 @@ func (t *tree) derive(p *Patch, d Derivation, files []*gitdiff.File) (Derived, e
 			return dv, fmt.Errorf("upstream patch %s does not apply to the snapshot for %s: %w", p.File, d.ID, err)
 		}
 	}
-	if err := t.checkImports(files, d.Paths); err != nil {
+	if err := t.checkImports(files, d); err != nil {
 		return dv, fmt.Errorf("upstream patch %s: %w", p.File, err)
 	}
 	goFiles := append([]string{}, dv.Generated...)
 	for _, f := range files {
-		if name := fileName(f); !f.IsDelete && keepFile(name, d.Paths) {
+		if name := fileName(f); !f.IsDelete && d.keeps(name) {
 			goFiles = append(goFiles, name)
 		}
 	}
@@ -263,11 +267,11 @@ func (t *tree) derive(p *Patch, d Derivation, files []*gitdiff.File) (Derived, e
 // packages only tests use (pkg/sentry/contexttest, say), and a derived test
 // that imports one would fail to build only later, in the build's test
 // phase.
-func (t *tree) checkImports(files []*gitdiff.File, paths []string) error {
+func (t *tree) checkImports(files []*gitdiff.File, d Derivation) error {
 	const prefix = "gvisor.dev/gvisor/"
 	for _, f := range files {
 		name := fileName(f)
-		if f.IsDelete || !strings.HasSuffix(name, ".go") || !keepFile(name, paths) {
+		if f.IsDelete || !strings.HasSuffix(name, ".go") || !d.keeps(name) {
 			continue
 		}
 		parsed, err := parser.ParseFile(token.NewFileSet(), filepath.Join(t.dir, name), nil, parser.ImportsOnly)
@@ -308,6 +312,17 @@ func keepFile(name string, paths []string) bool {
 		}
 	}
 	return false
+}
+
+// keeps reports whether the derived patch of d carries an upstream file:
+// keepFile, within d's paths, and not one d excludes.
+func (d Derivation) keeps(name string) bool {
+	for _, x := range d.Exclude {
+		if name == x {
+			return false
+		}
+	}
+	return keepFile(name, d.Paths)
 }
 
 // fileName is the path a file diff is about.

@@ -221,3 +221,27 @@ func TestDeriveBases(t *testing.T) {
 		}
 	}
 }
+
+// TestDeriveExcludes checks that a derivation's Exclude leaves those files
+// out, as dropped, and keeps the rest.
+func TestDeriveExcludes(t *testing.T) {
+	base, dir := t.TempDir(), t.TempDir()
+	os.MkdirAll(filepath.Join(base, "pkg/pipe"), 0o755)
+	os.WriteFile(filepath.Join(base, "pkg/pipe/pipe.go"), []byte("package pipe\n\ntype Pipe struct {\n}\n"), 0o644)
+	os.WriteFile(filepath.Join(base, "pkg/pipe/inode_mutex.go"), []byte(inodeMutex), 0o644)
+	os.WriteFile(filepath.Join(dir, "p.patch"), []byte(upstreamPatch), 0o644)
+	m := &Manifest{Master: strings.Repeat("a", 40), dir: dir, Patches: []*Patch{
+		{File: "p.patch", Derive: []Derivation{{ID: "0140", Exclude: []string{"pkg/pipe/pipe.go"}}}},
+	}}
+	ds, err := Derive(context.Background(), m, func(string) (string, error) { return base, nil })
+	if err != nil {
+		t.Fatal(err)
+	}
+	if diff := cmp.Diff([]string{"pkg/pipe/BUILD", "pkg/pipe/pipe.go", "test/syscalls/linux/fifo.cc"}, ds[0].Dropped); diff != "" {
+		t.Errorf("dropped (-want +got):\n%s", diff)
+	}
+	got := string(ds[0].Contents)
+	if strings.Contains(got, "diff --git a/pkg/pipe/pipe.go") || !strings.Contains(got, "diff --git a/pkg/pipe/open_mutex.go") {
+		t.Errorf("derived patch does not leave out just pipe.go:\n%s", got)
+	}
+}

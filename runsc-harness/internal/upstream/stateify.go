@@ -28,6 +28,9 @@ type savableType struct {
 	// unported, if set, says why derive cannot generate the type's state
 	// functions: it is refused if they need to change.
 	unported string
+	// file is the name of the file that declares the type, without its
+	// directory.
+	file string
 }
 
 // portStateify updates the stateify output the Go-module snapshot carries
@@ -75,6 +78,9 @@ func portStateify(dir, base string, goFiles []string) (map[string][]byte, error)
 			ts, err := savableTypes(f)
 			if err != nil {
 				return nil, fmt.Errorf("%s: %w", name, err)
+			}
+			for i := range ts {
+				ts[i].file = path.Base(name)
 			}
 			if len(ts) > 0 && strings.HasSuffix(strings.TrimSuffix(name, ".go"), "_unsafe") {
 				return nil, fmt.Errorf("%s: savable types in an unsafe file, whose stateify output derive does not port", name)
@@ -195,13 +201,16 @@ func embeddedName(e ast.Expr) string {
 type pkgMethods struct {
 	defined map[string]bool // "Key.afterLoad"
 	recv    map[string]string
+	// typeFile is the file, without its directory, that declares each
+	// type.
+	typeFile map[string]string
 }
 
 // packageMethods collects the methods of the package in pkgDir, from the
 // tree's files and the module's (the tree's win), leaving out stateify's
 // own output.
 func packageMethods(dir, base, pkgDir string) (pkgMethods, error) {
-	m := pkgMethods{defined: map[string]bool{}, recv: map[string]string{}}
+	m := pkgMethods{defined: map[string]bool{}, recv: map[string]string{}, typeFile: map[string]string{}}
 	files := map[string]string{}
 	for _, root := range []string{base, dir} {
 		names, err := filepath.Glob(filepath.Join(root, pkgDir, "*.go"))
@@ -221,6 +230,11 @@ func packageMethods(dir, base, pkgDir string) (pkgMethods, error) {
 			return m, err
 		}
 		for _, decl := range f.Decls {
+			if gd, ok := decl.(*ast.GenDecl); ok && gd.Tok == token.TYPE {
+				for _, spec := range gd.Specs {
+					m.typeFile[spec.(*ast.TypeSpec).Name.Name] = b
+				}
+			}
 			fd, ok := decl.(*ast.FuncDecl)
 			if !ok || fd.Recv == nil || len(fd.Recv.List) != 1 {
 				continue
@@ -300,12 +314,28 @@ func syncStateType(src []byte, pkgDir string, st savableType, m pkgMethods) ([]b
 		return nil, fmt.Errorf("stateify output whose init function does not end")
 	}
 	closeAt += initAt[1] + 1
+	// Where stateify puts it: before the first type declared in a file
+	// that sorts after st's, and its registration before that type's; or
+	// last.
+	at, regAt := initAt[0], closeAt
+	for typ, file := range m.typeFile {
+		if file <= st.file {
+			continue
+		}
+		if start, _, ok := stateBlock(src, typ); ok && start < at {
+			at = start
+			regAt = closeAt
+			if i := bytes.Index(src, []byte(fmt.Sprintf("\tstate.Register((*%s)(nil))\n", typ))); i > initAt[0] {
+				regAt = i
+			}
+		}
+	}
 	var out []byte
-	out = append(out, src[:initAt[0]]...)
+	out = append(out, src[:at]...)
 	out = append(out, stateFuncs(pkgDir, st, m)...)
-	out = append(out, src[initAt[0]:closeAt]...)
+	out = append(out, src[at:regAt]...)
 	out = append(out, fmt.Sprintf("\tstate.Register((*%s)(nil))\n", st.name)...)
-	return append(out, src[closeAt:]...), nil
+	return append(out, src[regAt:]...), nil
 }
 
 // stateFuncs is what stateify generates for a struct of plain fields.

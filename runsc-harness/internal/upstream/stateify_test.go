@@ -112,6 +112,8 @@ func TestPortStateify(t *testing.T) {
 		autogen string
 		// goSrc is pkg/auth/key.go after the step.
 		goSrc string
+		// userGo, if set, is the module's pkg/auth/user.go.
+		userGo string
 		// want are strings the updated autogen file has, in order; none
 		// means it is not changed.
 		want    []string
@@ -139,6 +141,17 @@ func TestPortStateify(t *testing.T) {
 			want: []string{
 				"func (r *KeyRefs) StateTypeName() string {\n\treturn \"pkg/auth.KeyRefs\"\n}\n\nfunc (r *KeyRefs) StateFields() []string {\n\treturn []string{\n\t\t\"refCount\",\n\t}\n}\n\nfunc (r *KeyRefs) beforeSave() {}\n\n// +checklocksignore\nfunc (r *KeyRefs) StateSave(stateSinkObject state.Sink) {\n\tr.beforeSave()\n\tstateSinkObject.Save(0, &r.refCount)\n}\n\n// +checklocksignore\nfunc (r *KeyRefs) StateLoad(ctx context.Context, stateSourceObject state.Source) {\n\tstateSourceObject.Load(0, &r.refCount)\n\tstateSourceObject.AfterLoad(func() { r.afterLoad(ctx) })\n}\n\nfunc init() {",
 				"\tstate.Register((*Key)(nil))\n\tstate.Register((*KeyRefs)(nil))\n}\n",
+			},
+		},
+		{
+			name:    "new type before the types of later files",
+			autogen: strings.Replace(strings.Replace(keyAutogen, "func init() {\n", "func (u *User) StateTypeName() string {\n\treturn \"pkg/auth.User\"\n}\n\nfunc init() {\n", 1), "\tstate.Register((*Key)(nil))\n", "\tstate.Register((*Key)(nil))\n\tstate.Register((*User)(nil))\n", 1),
+			goSrc:   "package auth\n\n// +stateify savable\ntype Key struct {\n\tID int\n\tperms int\n}\n\n// +stateify savable\ntype KeyRefs struct {\n\trefCount int64\n}\n",
+			userGo:  "package auth\n\n// +stateify savable\ntype User struct{}\n",
+			want: []string{
+				"func (k *KeyRefs) StateTypeName() string {",
+				"func (u *User) StateTypeName() string {",
+				"\tstate.Register((*Key)(nil))\n\tstate.Register((*KeyRefs)(nil))\n\tstate.Register((*User)(nil))\n}\n",
 			},
 		},
 		{
@@ -171,6 +184,9 @@ func TestPortStateify(t *testing.T) {
 			}
 			os.WriteFile(filepath.Join(base, "pkg/auth/auth_state_autogen.go"), []byte(tc.autogen), 0o644)
 			os.WriteFile(filepath.Join(dir, "pkg/auth/key.go"), []byte(tc.goSrc), 0o644)
+			if tc.userGo != "" {
+				os.WriteFile(filepath.Join(base, "pkg/auth/user.go"), []byte(tc.userGo), 0o644)
+			}
 			out, err := portStateify(dir, base, []string{"pkg/auth/key.go"})
 			if tc.wantErr != "" {
 				if err == nil || !strings.Contains(err.Error(), tc.wantErr) {
