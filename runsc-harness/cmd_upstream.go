@@ -47,7 +47,7 @@ func upstreamDerive(args []string) error {
 	fs := flag.NewFlagSet("upstream derive", flag.ContinueOnError)
 	check := fs.Bool("check", false, "do not write: fail if a derived patch on disk differs from what would be generated")
 	cliflag.SetUsage(fs, "upstream derive [--check]", "Generates the snapshot patches of patches/series.json that patches/upstream/series.json derives from the\n"+
-		"upstream patches (BUILD and test/ hunks left out, declare_mutex output ported) and writes them over the series' files.")
+		"upstream patches (BUILD and test/ hunks left out, declare_mutex and refs template output ported, stateify output updated) and writes them over the series' files.")
 	if err := parseFlags(fs, args); err != nil {
 		return err
 	}

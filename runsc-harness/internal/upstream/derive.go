@@ -37,6 +37,16 @@ type Derivation struct {
 	// directories, so that one upstream patch can feed patches of two sets
 	// (core and parity, say).
 	Paths []string `json:"paths,omitempty"`
+	// Exclude, if set, leaves these files of the upstream patch out of the
+	// derived patch: for a snapshot patch that covers an older range of
+	// versions, a Go test that uses an API those versions lack, say.
+	Exclude []string `json:"exclude,omitempty"`
+	// NoStateify, if set, says why the derived patch leaves the stateify
+	// output of the savable types it changes as the snapshot has it (the
+	// header says so too): for a patch whose types' stateify output
+	// differs between the snapshots it must apply to, until it has a
+	// derivation per base.
+	NoStateify string `json:"no_stateify,omitempty"`
 }
 
 // Derived is a generated snapshot patch.
@@ -52,6 +62,9 @@ type Derived struct {
 	Dropped []string
 	// Generated are the files made here that the upstream build generates.
 	Generated []string
+	// NoStateify is the derivation's reason to leave stateify output
+	// alone, if any.
+	NoStateify string
 }
 
 // Derive makes the snapshot form of every upstream patch that names a
@@ -59,7 +72,9 @@ type Derived struct {
 // hunks left out, applied in the upstream order to a copy of the files they
 // touch in the module source of the derivation's base version (moduleDir
 // gives its directory), and the generated code that the patch's BUILD edits
-// would make (declare_mutex) ported from a sibling instance there. Each
+// would make (declare_mutex, refs template instances) ported from a sibling
+// instance there, with the stateify output of the savable types the step
+// declares or changes (portStateify). Each
 // derived patch is git's diff of that step, so it applies to its base after
 // the ones before it.
 func Derive(ctx context.Context, m *Manifest, moduleDir func(version string) (string, error)) ([]Derived, error) {
@@ -138,8 +153,8 @@ type tree struct {
 	git  func(stdin []byte, args ...string) ([]byte, error)
 }
 
-// newTree copies the touched files that exist in base into a new
-// repository and commits them.
+// newTree copies the touched files that exist in base, and the stateify
+// output of their packages, into a new repository and commits them.
 func newTree(ctx context.Context, base string, touched map[string]bool) (*tree, error) {
 	dir, err := os.MkdirTemp("", "restartsys-derive-")
 	if err != nil {
@@ -150,7 +165,20 @@ func newTree(ctx context.Context, base string, touched map[string]bool) (*tree, 
 		os.RemoveAll(dir)
 		return nil, err
 	}
+	files := map[string]bool{}
 	for name := range touched {
+		files[name] = true
+		// The stateify output of the package, which portStateify updates.
+		autogen, err := filepath.Glob(filepath.Join(base, filepath.Dir(name), "*_state_autogen.go"))
+		if err != nil {
+			os.RemoveAll(dir)
+			return nil, err
+		}
+		for _, a := range autogen {
+			files[filepath.Join(filepath.Dir(name), filepath.Base(a))] = true
+		}
+	}
+	for name := range files {
 		if err := copyFile(filepath.Join(base, name), filepath.Join(dir, name)); err != nil && !os.IsNotExist(err) {
 			os.RemoveAll(dir)
 			return nil, err
@@ -171,7 +199,7 @@ func (t *tree) derive(p *Patch, d Derivation, files []*gitdiff.File) (Derived, e
 	var diff bytes.Buffer
 	for _, f := range files {
 		name := fileName(f)
-		if !keepFile(name, d.Paths) {
+		if !d.keeps(name) {
 			dv.Dropped = append(dv.Dropped, name)
 			continue
 		}
@@ -199,9 +227,30 @@ func (t *tree) derive(p *Patch, d Derivation, files []*gitdiff.File) (Derived, e
 			return dv, fmt.Errorf("upstream patch %s does not apply to the snapshot for %s: %w", p.File, d.ID, err)
 		}
 	}
-	if err := t.checkImports(files, d.Paths); err != nil {
+	if err := t.checkImports(files, d); err != nil {
 		return dv, fmt.Errorf("upstream patch %s: %w", p.File, err)
 	}
+	goFiles := append([]string{}, dv.Generated...)
+	for _, f := range files {
+		if name := fileName(f); !f.IsDelete && d.keeps(name) {
+			goFiles = append(goFiles, name)
+		}
+	}
+	var state map[string][]byte
+	if d.NoStateify == "" {
+		if state, err = portStateify(t.dir, t.base, goFiles); err != nil {
+			return dv, fmt.Errorf("upstream patch %s: %w", p.File, err)
+		}
+	} else {
+		dv.NoStateify = d.NoStateify
+	}
+	for name, content := range state {
+		if err := os.WriteFile(filepath.Join(t.dir, name), content, 0o644); err != nil {
+			return dv, err
+		}
+		dv.Generated = append(dv.Generated, name)
+	}
+	sort.Strings(dv.Generated)
 	if _, err := t.git(nil, "add", "-A"); err != nil {
 		return dv, err
 	}
@@ -218,11 +267,11 @@ func (t *tree) derive(p *Patch, d Derivation, files []*gitdiff.File) (Derived, e
 // packages only tests use (pkg/sentry/contexttest, say), and a derived test
 // that imports one would fail to build only later, in the build's test
 // phase.
-func (t *tree) checkImports(files []*gitdiff.File, paths []string) error {
+func (t *tree) checkImports(files []*gitdiff.File, d Derivation) error {
 	const prefix = "gvisor.dev/gvisor/"
 	for _, f := range files {
 		name := fileName(f)
-		if f.IsDelete || !strings.HasSuffix(name, ".go") || !keepFile(name, paths) {
+		if f.IsDelete || !strings.HasSuffix(name, ".go") || !d.keeps(name) {
 			continue
 		}
 		parsed, err := parser.ParseFile(token.NewFileSet(), filepath.Join(t.dir, name), nil, parser.ImportsOnly)
@@ -265,6 +314,17 @@ func keepFile(name string, paths []string) bool {
 	return false
 }
 
+// keeps reports whether the derived patch of d carries an upstream file:
+// keepFile, within d's paths, and not one d excludes.
+func (d Derivation) keeps(name string) bool {
+	for _, x := range d.Exclude {
+		if name == x {
+			return false
+		}
+	}
+	return keepFile(name, d.Paths)
+}
+
 // fileName is the path a file diff is about.
 func fileName(f *gitdiff.File) string {
 	if f.NewName != "" {
@@ -290,6 +350,9 @@ func header(m *Manifest, p *Patch, h *gitdiff.PatchHeader, dv Derived) []byte {
 	}
 	if len(dv.Generated) > 0 {
 		fmt.Fprintf(&b, "Generated here, as the BUILD edits generate them upstream:\n  %s.\n", strings.Join(dv.Generated, ",\n  "))
+	}
+	if dv.NoStateify != "" {
+		fmt.Fprintf(&b, "Stateify output not ported: %s.\n", strings.TrimSuffix(dv.NoStateify, "."))
 	}
 	b.WriteString("Do not edit: edit the upstream patch and run derive again.]\n---\n")
 	return b.Bytes()

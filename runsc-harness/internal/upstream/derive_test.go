@@ -165,7 +165,8 @@ func TestDeriveRefuses(t *testing.T) {
 	for _, tc := range []struct {
 		name, patch, pipeGo, want string
 	}{
-		{"unknown generator", strings.Replace(upstreamPatch, "+declare_mutex(", "+go_template_instance(", 1), "package pipe\n\ntype Pipe struct {\n}\n", `adds go_template_instance "open_mutex", which derive cannot port`},
+		{"unknown generator", strings.Replace(upstreamPatch, "+declare_mutex(", "+genrule(", 1), "package pipe\n\ntype Pipe struct {\n}\n", `adds genrule "open_mutex", which derive cannot port`},
+		{"other template", strings.Replace(upstreamPatch, "+declare_mutex(", "+go_template_instance(", 1), "package pipe\n\ntype Pipe struct {\n}\n", `go_template_instance "open_mutex" of template "": only //pkg/refs:refs_template can be ported`},
 		{"test-only import", strings.Replace(upstreamPatch, "diff --git a/test/", testOnlyImport+"diff --git a/test/", 1), "package pipe\n\ntype Pipe struct {\n}\n",
 			"pkg/pipe/x_test.go imports gvisor.dev/gvisor/pkg/sentry/contexttest, which the Go module does not carry"},
 		{"context differs", upstreamPatch, "package pipe\n\ntype Pipe struct {\n\tx int\n}\n", "does not apply to the snapshot for 0004"},
@@ -218,5 +219,29 @@ func TestDeriveBases(t *testing.T) {
 		if !strings.Contains(string(ds[i].Contents), want) {
 			t.Errorf("derived %s lacks %q:\n%s", ds[i].ID, want, ds[i].Contents)
 		}
+	}
+}
+
+// TestDeriveExcludes checks that a derivation's Exclude leaves those files
+// out, as dropped, and keeps the rest.
+func TestDeriveExcludes(t *testing.T) {
+	base, dir := t.TempDir(), t.TempDir()
+	os.MkdirAll(filepath.Join(base, "pkg/pipe"), 0o755)
+	os.WriteFile(filepath.Join(base, "pkg/pipe/pipe.go"), []byte("package pipe\n\ntype Pipe struct {\n}\n"), 0o644)
+	os.WriteFile(filepath.Join(base, "pkg/pipe/inode_mutex.go"), []byte(inodeMutex), 0o644)
+	os.WriteFile(filepath.Join(dir, "p.patch"), []byte(upstreamPatch), 0o644)
+	m := &Manifest{Master: strings.Repeat("a", 40), dir: dir, Patches: []*Patch{
+		{File: "p.patch", Derive: []Derivation{{ID: "0140", Exclude: []string{"pkg/pipe/pipe.go"}}}},
+	}}
+	ds, err := Derive(context.Background(), m, func(string) (string, error) { return base, nil })
+	if err != nil {
+		t.Fatal(err)
+	}
+	if diff := cmp.Diff([]string{"pkg/pipe/BUILD", "pkg/pipe/pipe.go", "test/syscalls/linux/fifo.cc"}, ds[0].Dropped); diff != "" {
+		t.Errorf("dropped (-want +got):\n%s", diff)
+	}
+	got := string(ds[0].Contents)
+	if strings.Contains(got, "diff --git a/pkg/pipe/pipe.go") || !strings.Contains(got, "diff --git a/pkg/pipe/open_mutex.go") {
+		t.Errorf("derived patch does not leave out just pipe.go:\n%s", got)
 	}
 }

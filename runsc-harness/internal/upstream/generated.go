@@ -1,7 +1,9 @@
 package upstream
 
 import (
+	"bytes"
 	"fmt"
+	"io/fs"
 	"os"
 	"path"
 	"path/filepath"
@@ -21,7 +23,9 @@ var mutexType = regexp.MustCompile(`(?m)^type (\w+)Mutex struct`)
 // patch make Bazel generate and that the Go-module snapshots carry checked
 // in, keyed by path: for each declare_mutex(out = ...) the patch adds in a
 // package under paths, a port of a sibling instance of the same template in
-// base. Other generators are refused, so that none is left out unnoticed.
+// base, and likewise for each go_template_instance of the refs template
+// (pkg/refs). Other generators are refused, so that none is left out
+// unnoticed. (The stateify output of what they declare is portStateify's.)
 func generatedFiles(files []*gitdiff.File, base string, paths []string) (map[string][]byte, error) {
 	out := map[string][]byte{}
 	for _, f := range files {
@@ -52,6 +56,20 @@ func generatedFiles(files []*gitdiff.File, base string, paths []string) (map[str
 				src, err := portMutex(filepath.Join(base, dir), prefix)
 				if err != nil {
 					return nil, fmt.Errorf("%s: declare_mutex %q: %w", name, r.Name(), err)
+				}
+				out[path.Join(dir, outName)] = src
+			case "go_template_instance":
+				outName, prefix, pkg := r.AttrString("out"), r.AttrString("prefix"), r.AttrString("package")
+				if tmpl := r.AttrString("template"); tmpl != refsTemplate {
+					return nil, fmt.Errorf("%s: go_template_instance %q of template %q: only %s can be ported", name, r.Name(), tmpl, refsTemplate)
+				}
+				typ := dictString(r.Attr("types"), "T")
+				if outName == "" || prefix == "" || pkg == "" || typ == "" || r.Attr("consts") != nil {
+					return nil, fmt.Errorf("%s: go_template_instance %q: only out, package, prefix and types T without consts can be ported", name, r.Name())
+				}
+				src, err := portRefs(base, dir, pkg, prefix, typ)
+				if err != nil {
+					return nil, fmt.Errorf("%s: go_template_instance %q: %w", name, r.Name(), err)
 				}
 				out[path.Join(dir, outName)] = src
 			case "go_library", "go_test", "load":
@@ -112,4 +130,81 @@ func portMutex(dir, prefix string) ([]byte, error) {
 		return old.ReplaceAll(src, []byte(prefix+"$1")), nil
 	}
 	return nil, fmt.Errorf("no declare_mutex instance without nested lock names in %s to port from", dir)
+}
+
+// refsTemplate is the template of reference-counted types.
+const refsTemplate = "//pkg/refs:refs_template"
+
+// dictString returns the string value of key in a Starlark dict literal.
+func dictString(e build.Expr, key string) string {
+	d, ok := e.(*build.DictExpr)
+	if !ok {
+		return ""
+	}
+	for _, kv := range d.List {
+		k, ok1 := kv.Key.(*build.StringExpr)
+		v, ok2 := kv.Value.(*build.StringExpr)
+		if ok1 && ok2 && k.Value == key {
+			return v.Value
+		}
+	}
+	return ""
+}
+
+// refsInstance matches what a refs template instance declares from its
+// prefix: "var Sessionobj *Session".
+var (
+	refsObj  = regexp.MustCompile(`(?m)^var (\w+)obj \*[\w.]+$`)
+	refsType = regexp.MustCompile(`(?m)^type (\w+)Refs struct \{$`)
+)
+
+// portRefs makes the refs template instance for prefix and type typ in
+// package pkg from another instance in the module base: in dir if it has
+// one, else the first in the module's pkg tree. The template's output
+// differs between instances only in the package, the prefix and T.
+func portRefs(base, dir, pkg, prefix, typ string) ([]byte, error) {
+	names, err := filepath.Glob(filepath.Join(base, dir, "*_refs.go"))
+	if err != nil {
+		return nil, err
+	}
+	sort.Strings(names)
+	var found []byte
+	var oldPrefix string
+	try := func(n string) error {
+		src, err := os.ReadFile(n)
+		if err != nil {
+			return err
+		}
+		o, t := refsObj.FindSubmatch(src), refsType.FindSubmatch(src)
+		if o != nil && t != nil && string(o[1]) == string(t[1]) && bytes.Contains(src, []byte("enableLogging = false")) {
+			found, oldPrefix = src, string(o[1])
+		}
+		return nil
+	}
+	for _, n := range names {
+		if err := try(n); err != nil || found != nil {
+			break
+		}
+	}
+	if found == nil {
+		err = filepath.WalkDir(filepath.Join(base, "pkg"), func(n string, d fs.DirEntry, err error) error {
+			if err != nil || found != nil {
+				return err
+			}
+			if !d.IsDir() && strings.HasSuffix(n, "_refs.go") {
+				return try(n)
+			}
+			return nil
+		})
+		if err != nil {
+			return nil, err
+		}
+	}
+	if found == nil {
+		return nil, fmt.Errorf("no refs template instance in the module to port from")
+	}
+	src := refsObj.ReplaceAll(found, []byte("var "+prefix+"obj *"+typ))
+	src = regexp.MustCompile(`(?m)^package \w+$`).ReplaceAll(src, []byte("package "+pkg))
+	old := regexp.MustCompile(`\b` + regexp.QuoteMeta(oldPrefix) + `(enableLogging|obj|Refs)\b`)
+	return old.ReplaceAll(src, []byte(prefix+"$1")), nil
 }
