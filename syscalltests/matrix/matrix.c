@@ -458,6 +458,7 @@ enum {
   C_SENDTO,
   C_MQ_RECEIVE,
   C_MQ_SEND,
+  C_MQ_TIMEDRECEIVE,
 };
 
 static int setup_recv(struct cell *c, const struct shape *sh, char *err) {
@@ -1088,7 +1089,9 @@ static void complete_signalfd(struct cell *c, const struct shape *sh) {
 // mq_timedreceive/empty and mq_timedsend/full: a queue of one 8-byte
 // message, empty or full, and a call that blocks without a timeout (glibc's
 // mq_receive and mq_send are the mq_timedreceive and mq_timedsend system
-// calls without one).
+// calls without one). mq_timedreceive/timeout: the empty queue, with an
+// absolute CLOCK_REALTIME timeout TIMEOUT_S away, completed before it
+// expires.
 static int setup_mq(struct cell *c, const struct shape *sh, char *err) {
   snprintf(c->mqname, sizeof c->mqname, "/matrix.%d.%d", (int)getpid(),
            ++cell_seq);
@@ -1109,13 +1112,19 @@ static long op_mq(struct cell *c, const struct shape *sh) {
   char buf[8];
   if (sh->call == C_MQ_RECEIVE)
     return SYS(mq_receive((mqd_t)c->fds[0], buf, sizeof buf, NULL));
+  if (sh->call == C_MQ_TIMEDRECEIVE) {
+    struct timespec abs;
+    clock_gettime(CLOCK_REALTIME, &abs);
+    abs.tv_sec += TIMEOUT_S;
+    return SYS(mq_timedreceive((mqd_t)c->fds[0], buf, sizeof buf, NULL, &abs));
+  }
   return SYS(mq_send((mqd_t)c->fds[0], "msg", 3, 0));
 }
 
 static void complete_mq(struct cell *c, const struct shape *sh) {
   char buf[8];
   mqd_t q = (mqd_t)c->fds[0];
-  if (sh->call == C_MQ_RECEIVE) {
+  if (sh->call != C_MQ_SEND) {
     struct timespec now;
     clock_gettime(CLOCK_REALTIME, &now);
     mq_timedsend(q, "msg", 3, 0, &now);
@@ -1319,6 +1328,8 @@ static const struct shape shapes[] = {
     {"mq_timedreceive/empty", setup_mq, op_mq, complete_mq, T_NONE,
      C_MQ_RECEIVE},
     {"mq_timedsend/full", setup_mq, op_mq, complete_mq, T_NONE, C_MQ_SEND},
+    {"mq_timedreceive/timeout", setup_mq, op_mq, complete_mq, T_NONE,
+     C_MQ_TIMEDRECEIVE},
 };
 
 #define NSHAPES ((int)(sizeof shapes / sizeof shapes[0]))
