@@ -82,6 +82,9 @@ func (f *UpstreamForm) notReady(p *upstream.Patch) []string {
 		return []string{"not ours to send: " + p.WhyNotSent}
 	}
 	var why []string
+	if p.Issue == nil {
+		why = append(why, "no issue text for gVisor's tracker (`issue` in patches/upstream/series.json)")
+	}
 	if !p.SnapshotDerived() {
 		why = append(why, "the patched runsc runs the snapshot form ("+strings.Join(p.DerivedFrom, ", ")+"), which is not generated from this patch: the gtests prove that form, and this patch's own code has only its Go unit tests")
 	}
@@ -165,6 +168,15 @@ func (f *UpstreamForm) render(w io.Writer) error {
 		} else {
 			fmt.Fprintln(w, "- Ready to send: yes.")
 		}
+		tests, err := upstream.GoTests(raw)
+		if err != nil {
+			return fmt.Errorf("%s: %w", p.File, err)
+		}
+		if len(tests) > 0 {
+			fmt.Fprintf(w, "- Go tests: %s.\n", upstream.FormatGoTests(tests))
+		} else {
+			fmt.Fprintln(w, "- Go tests: none; the gtest cases below are its tests.")
+		}
 		fmt.Fprintln(w)
 		fmt.Fprintf(w, "| case | bug |")
 		for _, v := range versions {
@@ -182,6 +194,9 @@ func (f *UpstreamForm) render(w io.Writer) error {
 			}
 			fmt.Fprintln(w)
 		}
+		if p.Issue != nil {
+			renderIssue(w, p.Issue)
+		}
 	}
 	if len(versions) > 0 {
 		fmt.Fprintln(w, "\nRuns recorded:")
@@ -192,6 +207,30 @@ func (f *UpstreamForm) render(w io.Writer) error {
 		}
 	}
 	return nil
+}
+
+// renderIssue writes the text of a patch's issue for gVisor's tracker, in
+// a fence that can be copied as it is.
+func renderIssue(w io.Writer, is *upstream.Issue) {
+	fmt.Fprintln(w)
+	if is.Existing != "" {
+		fmt.Fprintf(w, "Comment to post on %s, gVisor's issue for this bug:\n\n", is.Existing)
+	} else {
+		fmt.Fprintln(w, "Issue to open on github.com/google/gvisor:")
+		fmt.Fprintln(w)
+	}
+	lang := ""
+	if strings.Contains(is.Reproducer, "#include") {
+		lang = "c"
+	}
+	fmt.Fprintln(w, "````markdown")
+	fmt.Fprintf(w, "**%s**\n\n", is.Title)
+	fmt.Fprintf(w, "%s\n\n", strings.TrimSpace(is.Symptom))
+	fmt.Fprintln(w, "Reproducer:")
+	fmt.Fprintln(w)
+	fmt.Fprintf(w, "```%s\n%s\n```\n\n", lang, strings.TrimRight(is.Reproducer, "\n"))
+	fmt.Fprintf(w, "On Linux: %s\n", strings.TrimSpace(is.Linux))
+	fmt.Fprintln(w, "````")
 }
 
 // cellOf is one case's native / stock / patched statuses in a record.

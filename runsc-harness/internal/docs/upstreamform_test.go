@@ -22,7 +22,8 @@ func TestUpstreamReadiness(t *testing.T) {
 		t.Fatal(err)
 	}
 	manifest := `{"master": "3c5eee17dc45659fb86843531074f38e78e0cc35", "master_date": "2026-08-21",
-	  "patches": [{"file": "0001-a.patch", "send": true, "derive": [{"id": "0003"}], "derived_from": ["0003"], "cases": {"S.A": {"bug": "0003"}, "S.Guard": {}}}]}`
+	  "patches": [{"file": "0001-a.patch", "send": true, "derive": [{"id": "0003"}], "derived_from": ["0003"], "cases": {"S.A": {"bug": "0003"}, "S.Guard": {}},
+	    "issue": {"title": "FIFO keeps its data", "symptom": "A read returns old bytes.", "reproducer": "mkfifo f", "linux": "pipe_release() frees it."}}]}`
 	if err := os.WriteFile(filepath.Join(dir, upstream.ManifestFile), []byte(manifest), 0o644); err != nil {
 		t.Fatal(err)
 	}
@@ -52,6 +53,7 @@ func TestUpstreamReadiness(t *testing.T) {
 		{"snapshot form lacks part", true, map[string]upstream.Record{v1.Version: good(v1.Version), v2.Version: good(v2.Version)}, "the size reset", "lacks part of the fix (the size reset)"},
 		{"not ours", false, map[string]upstream.Record{v1.Version: good(v1.Version), v2.Version: good(v2.Version)}, "", "not ours to send"},
 		{"snapshot form not derived", true, map[string]upstream.Record{v1.Version: good(v1.Version), v2.Version: good(v2.Version)}, "", "not generated from this patch"},
+		{"no issue text", true, map[string]upstream.Record{v1.Version: good(v1.Version), v2.Version: good(v2.Version)}, "", "no issue text"},
 		{"ready", true, map[string]upstream.Record{v1.Version: good(v1.Version), v2.Version: good(v2.Version)}, "", ""},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
@@ -60,7 +62,11 @@ func TestUpstreamReadiness(t *testing.T) {
 			if tc.name == "snapshot form not derived" {
 				man.Patches[0].Derive = nil
 			}
-			defer func() { man.Patches[0].Derive = derive }()
+			issue := man.Patches[0].Issue
+			if tc.name == "no issue text" {
+				man.Patches[0].Issue = nil
+			}
+			defer func() { man.Patches[0].Derive, man.Patches[0].Issue = derive, issue }()
 			for _, r := range tc.records {
 				r.Result.Rows[0].PatchedLacks = tc.lacks
 			}
@@ -78,6 +84,9 @@ func TestUpstreamReadiness(t *testing.T) {
 			}
 			if wantLine := "- Ready to send: yes."; (tc.want == "") != strings.Contains(b.String(), wantLine) {
 				t.Errorf("rendered page and readiness disagree:\n%s", b.String())
+			}
+			if hasIssue := man.Patches[0].Issue != nil; hasIssue != strings.Contains(b.String(), "**FIFO keeps its data**") {
+				t.Errorf("issue text rendered: %v, want %v:\n%s", !hasIssue, hasIssue, b.String())
 			}
 		})
 	}

@@ -53,6 +53,26 @@ type Patch struct {
 	// Cases maps each test case the patch adds ("Suite.Name") to what is
 	// expected of it.
 	Cases map[string]Case `json:"cases"`
+	// Issue is the GitHub issue to open for the bug the patch fixes (or
+	// to comment on, if gVisor has one already); a patch that is ours to
+	// send is not ready without it.
+	Issue *Issue `json:"issue,omitempty"`
+}
+
+// Issue is the text of an issue for gVisor's tracker: what a user sees, the
+// smallest program that shows it, and what Linux does instead.
+type Issue struct {
+	// Title is the issue's title.
+	Title string `json:"title"`
+	// Existing names gVisor's issue for the same bug, if there is one:
+	// the text is then a comment to post there.
+	Existing string `json:"existing,omitempty"`
+	// Symptom is what a program sees under runsc.
+	Symptom string `json:"symptom"`
+	// Reproducer is a minimal C program, or the steps, that show it.
+	Reproducer string `json:"reproducer"`
+	// Linux is what Linux does, naming the kernel function.
+	Linux string `json:"linux"`
 }
 
 // Case is what is expected of one test case.
