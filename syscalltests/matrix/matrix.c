@@ -1092,7 +1092,9 @@ static void complete_signalfd(struct cell *c, const struct shape *sh) {
 // calls without one). mq_timedreceive/timeout: the empty queue, with an
 // absolute CLOCK_REALTIME timeout TIMEOUT_S away, completed before it
 // expires.
-static int setup_mq(struct cell *c, const struct shape *sh, char *err) {
+// open_cell_queue makes the cell's queue of one 8-byte message, which
+// teardown unlinks, and keeps its descriptor in c->fds[slot].
+static int open_cell_queue(struct cell *c, int slot, char *err) {
   snprintf(c->mqname, sizeof c->mqname, "/matrix.%d.%d", (int)getpid(),
            ++cell_seq);
   struct mq_attr a = {.mq_maxmsg = 1, .mq_msgsize = 8};
@@ -1102,7 +1104,14 @@ static int setup_mq(struct cell *c, const struct shape *sh, char *err) {
     c->mqname[0] = 0;
     return fail(err, "mq_open");
   }
-  c->fds[0] = (int)q;
+  c->fds[slot] = (int)q;
+  return 0;
+}
+
+static int setup_mq(struct cell *c, const struct shape *sh, char *err) {
+  if (open_cell_queue(c, 0, err) < 0)
+    return -1;
+  mqd_t q = (mqd_t)c->fds[0];
   if (sh->call == C_MQ_SEND && mq_send(q, "full", 4, 0) < 0)
     return fail(err, "mq_send");
   return 0;
@@ -1150,18 +1159,9 @@ static void mq_notified(union sigval v) {
 }
 
 static int setup_mq_notify(struct cell *c, const struct shape *sh, char *err) {
-  if (make_transport(c, sh->tr, 0, err) < 0)
+  if (make_transport(c, sh->tr, 0, err) < 0 || open_cell_queue(c, 2, err) < 0)
     return -1;
-  snprintf(c->mqname, sizeof c->mqname, "/matrix.%d.%d", (int)getpid(),
-           ++cell_seq);
-  struct mq_attr a = {.mq_maxmsg = 1, .mq_msgsize = 8};
-  mqd_t q = mq_open(c->mqname, O_CREAT | O_EXCL | O_RDWR | O_CLOEXEC, 0600,
-                    &a);
-  if (q == (mqd_t)-1) {
-    c->mqname[0] = 0;
-    return fail(err, "mq_open");
-  }
-  c->fds[2] = (int)q;
+  mqd_t q = (mqd_t)c->fds[2];
   struct sigevent sev;
   memset(&sev, 0, sizeof sev);
   sev.sigev_notify = SIGEV_THREAD;
