@@ -1144,13 +1144,13 @@ static void complete_mq(struct cell *c, const struct shape *sh) {
   mq_timedreceive(q, buf, sizeof buf, NULL, &now);
 }
 
-// read/pipe/mq_notify: a read of an empty pipe that the notification of a
-// POSIX message queue fills. glibc's mq_notify with SIGEV_THREAD runs
-// mq_notified in a new thread when a message arrives in the cell's empty
-// queue (the kernel queues a cookie on a netlink socket that glibc's helper
-// thread reads); the completion sends that message, and waits until the
-// function has written to the pipe, so that teardown never closes the
-// descriptor under it.
+// mq_notify/thread-writes-pipe: a read of an empty pipe that the
+// notification of a POSIX message queue fills. glibc's mq_notify with
+// SIGEV_THREAD runs mq_notified in a new thread when a message arrives in the
+// cell's empty queue (the kernel queues a cookie on a netlink socket that
+// glibc's helper thread reads); the completion sends that message, and waits
+// until the function has written to the pipe, so that teardown never closes
+// the descriptor under it.
 static atomic_int mq_notified_count;
 
 static void mq_notified(union sigval v) {
@@ -1400,8 +1400,8 @@ static const struct shape shapes[] = {
     {"mq_timedsend/full", setup_mq, op_mq, complete_mq, T_NONE, C_MQ_SEND},
     {"mq_timedreceive/timeout", setup_mq, op_mq, complete_mq, T_NONE,
      C_MQ_TIMEDRECEIVE},
-    {"read/pipe/mq_notify", setup_mq_notify, op_recv, complete_mq_notify,
-     T_PIPE, C_READ},
+    {"mq_notify/thread-writes-pipe", setup_mq_notify, op_recv,
+     complete_mq_notify, T_PIPE, C_READ},
 };
 
 #define NSHAPES ((int)(sizeof shapes / sizeof shapes[0]))
