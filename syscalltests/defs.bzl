@@ -87,6 +87,7 @@ def syscall_test(
         network = False,
         shard_count = None,
         size = "medium",
+        run_timeout = None,
         tags = [],
         **kwargs):
     """Declares the native, stock-runsc and patched-runsc variants of a guest.
@@ -111,6 +112,8 @@ def syscall_test(
       network: also declare variants with runsc --network=sandbox.
       shard_count: shards per variant (default: one per case).
       size: test size of every variant.
+      run_timeout: the harness's deadline of each run of the guest (a Go
+        duration; guesttest's default is 3m); raise Bazel's timeout with it.
       tags: extra tags for every variant.
       **kwargs: passed to every test (timeout, flaky, ...).
     """
@@ -129,6 +132,8 @@ def syscall_test(
     if expected:
         common += ["-expected", "$(rootpath %s)" % expected]
         data.append(expected)
+    if run_timeout:
+        common += ["-timeout", run_timeout]
     _declare(
         name,
         runner = _RUNNER,
