@@ -338,6 +338,20 @@ func syncStateType(src []byte, pkgDir string, st savableType, m pkgMethods) ([]b
 	return append(out, src[regAt:]...), nil
 }
 
+// writeStateFields writes the StateFields method as stateify does, from its
+// name to its closing brace.
+func writeStateFields(b *bytes.Buffer, fields []string) {
+	b.WriteString("StateFields() []string {\n\treturn []string{")
+	if len(fields) > 0 {
+		b.WriteString("\n")
+		for _, f := range fields {
+			fmt.Fprintf(b, "\t\t%q,\n", f)
+		}
+		b.WriteString("\t")
+	}
+	b.WriteString("}\n}")
+}
+
 // stateFuncs is what stateify generates for a struct of plain fields.
 func stateFuncs(pkgDir string, st savableType, m pkgMethods) []byte {
 	r := st.recv
@@ -346,15 +360,9 @@ func stateFuncs(pkgDir string, st savableType, m pkgMethods) []byte {
 	}
 	var b bytes.Buffer
 	fmt.Fprintf(&b, "func (%s *%s) StateTypeName() string {\n\treturn %q\n}\n\n", r, st.name, pkgDir+"."+st.name)
-	fmt.Fprintf(&b, "func (%s *%s) StateFields() []string {\n\treturn []string{", r, st.name)
-	if len(st.fields) > 0 {
-		b.WriteString("\n")
-		for _, f := range st.fields {
-			fmt.Fprintf(&b, "\t\t%q,\n", f)
-		}
-		b.WriteString("\t")
-	}
-	b.WriteString("}\n}\n\n")
+	fmt.Fprintf(&b, "func (%s *%s) ", r, st.name)
+	writeStateFields(&b, st.fields)
+	b.WriteString("\n\n")
 	if !m.defined[st.name+".beforeSave"] {
 		fmt.Fprintf(&b, "func (%s *%s) beforeSave() {}\n\n", r, st.name)
 	}
@@ -402,15 +410,7 @@ func updateStateBlock(block []byte, st savableType, old []string) ([]byte, error
 	}
 	r := string(recv[1])
 	var fields bytes.Buffer
-	fields.WriteString("StateFields() []string {\n\treturn []string{")
-	if len(st.fields) > 0 {
-		fields.WriteString("\n")
-		for _, f := range st.fields {
-			fmt.Fprintf(&fields, "\t\t%q,\n", f)
-		}
-		fields.WriteString("\t")
-	}
-	fields.WriteString("}\n}")
+	writeStateFields(&fields, st.fields)
 	block = stateFieldsRE.ReplaceAllLiteral(block, fields.Bytes())
 	for _, fn := range []struct{ sig, stmt string }{
 		{`StateSave\(stateSinkObject state\.Sink\) \{\n`, "\tstateSinkObject.Save(%d, &%s.%s)"},
